@@ -1,0 +1,205 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+	"unicode"
+)
+
+// TemplateData is what a label or annotation template sees: .Labels and
+// .Value, also as $labels and $value, as in Prometheus alerting rules, so
+// annotations can be copied between the two.
+type TemplateData struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// VarbindLookup returns a trap varbind's value by name (IF-MIB::ifDescr) or
+// numeric OID.
+type VarbindLookup func(nameOrOID string) (string, bool)
+
+// Template is one label or annotation text in Go template syntax.
+type Template struct {
+	text string
+	tmpl *template.Template // nil when text has no actions
+}
+
+// Same idea as Prometheus's template expander: the prelude defines
+// $labels and $value for the text that follows.
+const templatePrelude = "{{$labels := .Labels}}{{$value := .Value}}"
+
+var templateFuncs = template.FuncMap{
+	"toUpper":          strings.ToUpper,
+	"toLower":          strings.ToLower,
+	"title":            title,
+	"match":            regexp.MatchString,
+	"reReplaceAll":     reReplaceAll,
+	"humanize":         humanize,
+	"humanizeDuration": humanizeDuration,
+	"join":             strings.Join,
+}
+
+// trapTemplateFuncs adds varbind, which only trap source labels can use.
+var trapTemplateFuncs = withFuncs(templateFuncs, template.FuncMap{
+	"varbind": func(string) (string, error) {
+		return "", errors.New("varbind is only available while a trap is being matched")
+	},
+})
+
+func withFuncs(base, extra template.FuncMap) template.FuncMap {
+	out := make(template.FuncMap, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func parseTemplate(name, text string, funcs template.FuncMap) (*Template, error) {
+	if !strings.Contains(text, "{{") {
+		return &Template{text: text}, nil
+	}
+	t, err := template.New(name).Funcs(funcs).Option("missingkey=zero").Parse(templatePrelude + text)
+	if err != nil {
+		return nil, cleanTemplateError(name, err)
+	}
+	return &Template{text: text, tmpl: t}, nil
+}
+
+// cleanTemplateError drops the "template: NAME:" prefix text/template puts
+// on its errors: the caller already says where the template is.
+func cleanTemplateError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "template: ")
+	msg = strings.TrimPrefix(msg, name+":")
+	if line, rest, ok := strings.Cut(msg, ": "); ok {
+		if _, convErr := strconv.Atoi(line); convErr == nil {
+			if line == "1" {
+				return errors.New(rest)
+			}
+			return fmt.Errorf("line %s of the template: %s", line, rest)
+		}
+	}
+	return errors.New(msg)
+}
+
+// Text returns the template's source.
+func (t *Template) Text() string { return t.text }
+
+// Execute renders the template.
+func (t *Template) Execute(data TemplateData) (string, error) {
+	return t.execute(t.tmpl, data)
+}
+
+// ExecuteTrap renders a trap source template, where varbind looks up the
+// trap's varbinds. A varbind the trap does not carry renders as "".
+func (t *Template) ExecuteTrap(data TemplateData, varbinds VarbindLookup) (string, error) {
+	if t.tmpl == nil {
+		return t.text, nil
+	}
+	tmpl, err := t.tmpl.Clone()
+	if err != nil {
+		return "", err
+	}
+	tmpl.Funcs(template.FuncMap{"varbind": func(name string) string {
+		v, _ := varbinds(name)
+		return v
+	}})
+	return t.execute(tmpl, data)
+}
+
+func (t *Template) execute(tmpl *template.Template, data TemplateData) (string, error) {
+	if tmpl == nil {
+		return t.text, nil
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("cannot expand template %q: %w", t.text, err)
+	}
+	return b.String(), nil
+}
+
+func reReplaceAll(pattern, repl, text string) (string, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return "", err
+	}
+	return re.ReplaceAllString(text, repl), nil
+}
+
+func title(s string) string {
+	prev := ' '
+	return strings.Map(func(r rune) rune {
+		defer func() { prev = r }()
+		if unicode.IsSpace(prev) || unicode.IsPunct(prev) {
+			return unicode.ToTitle(r)
+		}
+		return r
+	}, s)
+}
+
+// humanize writes v with an SI prefix, as Prometheus's humanize does.
+func humanize(v float64) string {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Sprintf("%.4g", v)
+	}
+	if math.Abs(v) >= 1 {
+		prefix := ""
+		for _, p := range []string{"k", "M", "G", "T", "P", "E", "Z", "Y"} {
+			if math.Abs(v) < 1000 {
+				break
+			}
+			prefix = p
+			v /= 1000
+		}
+		return fmt.Sprintf("%.4g%s", v, prefix)
+	}
+	prefix := ""
+	for _, p := range []string{"m", "u", "n", "p", "f", "a", "z", "y"} {
+		if math.Abs(v) >= 1 {
+			break
+		}
+		prefix = p
+		v *= 1000
+	}
+	return fmt.Sprintf("%.4g%s", v, prefix)
+}
+
+// humanizeDuration writes seconds as a duration ("1h 2m 3s").
+func humanizeDuration(seconds float64) string {
+	if math.IsNaN(seconds) || math.IsInf(seconds, 0) {
+		return fmt.Sprintf("%.4g", seconds)
+	}
+	if math.Abs(seconds) < 1 {
+		return time.Duration(seconds * float64(time.Second)).String()
+	}
+	d := time.Duration(math.Round(seconds)) * time.Second
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h, m, s := d/time.Hour, (d%time.Hour)/time.Minute, (d%time.Minute)/time.Second
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%dd", days))
+	}
+	if h > 0 {
+		parts = append(parts, fmt.Sprintf("%dh", h))
+	}
+	if m > 0 {
+		parts = append(parts, fmt.Sprintf("%dm", m))
+	}
+	if s > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%ds", s))
+	}
+	return sign + strings.Join(parts, " ")
+}
