@@ -30,8 +30,8 @@ var Severities = []string{"critical", "major", "minor", "warning", "info"}
 
 // Catalogue is a validated set of alerts, from one or more files.
 type Catalogue struct {
-	Files  []string
-	Alerts []*Alert
+	Files  []string `json:"files"`
+	Alerts []*Alert `json:"alerts"`
 }
 
 // Alert returns the alert called name, or nil.

@@ -5,10 +5,12 @@
 package yamlpos
 
 import (
+	"cmp"
 	"encoding"
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,6 +98,9 @@ func Decode(n *yaml.Node, out any) []*Error {
 	}
 	d := &decoder{}
 	d.value(n, v.Elem(), nil, "")
+	slices.SortStableFunc(d.errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
 	return d.errs
 }
 

@@ -1,0 +1,127 @@
+// Command kusanagi turns SNMP traps, syslog and metrics into one catalogue of
+// named alerts and delivers them through an Alertmanager whose state lives
+// in etcd. One binary; a subcommand per component, and run for all of them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit status up to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+// run parses args and runs the subcommand; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("kusanagi", "Turns SNMP traps, syslog and metrics into one catalogue of named alerts, delivered through an Alertmanager whose state is kept in etcd.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Terminate(nil)
+	app.HelpFlag.Short('h')
+	logConfig := &promslog.Config{Writer: stderr}
+	promslogflag.AddFlags(app, logConfig)
+	newLogger := func() *slog.Logger { return promslog.New(logConfig) }
+
+	var commands []command
+	commands = append(commands,
+		newServeCommand(app, "run", "Run every component in one process (all-in-one), on embedded defaults unless --config.file is given.", newLogger),
+		newServeCommand(app, "rules", "Run the catalogue and the alert sender (the log-query evaluator joins with issue 6).", newLogger),
+		newPendingCommand(app, "alertmanager", "Run the etcd-backed Alertmanager.", "issue 3"),
+		newPendingCommand(app, "traps", "Run the SNMP trap receiver.", "issue 4"),
+		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
+		newCheckCommand(app, stdout, stderr),
+		newVersionCommand(app, stdout),
+	)
+
+	selected, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "kusanagi: %v (try --help)\n", err)
+		return 2
+	}
+	if selected == "" {
+		// --help or --version printed and asked to terminate.
+		return 0
+	}
+	for _, c := range commands {
+		if c.matches(selected) {
+			err = c.run(ctx)
+			break
+		}
+	}
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "kusanagi %s: %v\n", selected, err)
+	return 1
+}
+
+// command is one subcommand.
+type command interface {
+	matches(selected string) bool
+	run(ctx context.Context) error
+}
+
+// pendingCommand is a component whose subcommand name is fixed by the
+// command-line contract but whose implementation lands with a later issue.
+type pendingCommand struct {
+	name, issue string
+	cmd         *kingpin.CmdClause
+}
+
+func newPendingCommand(app *kingpin.Application, name, help, issue string) *pendingCommand {
+	c := &pendingCommand{name: name, issue: issue}
+	c.cmd = app.Command(name, help+" (not built yet: "+issue+")")
+	c.cmd.Flag("config.file", "Kusanagi configuration file.").String()
+	return c
+}
+
+func (c *pendingCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
+
+func (c *pendingCommand) run(context.Context) error {
+	return &exitError{code: 3, err: fmt.Errorf("kusanagi %s: this component is not built yet (%s)", c.name, c.issue)}
+}
+
+type versionCommand struct {
+	cmd    *kingpin.CmdClause
+	stdout io.Writer
+}
+
+func newVersionCommand(app *kingpin.Application, stdout io.Writer) *versionCommand {
+	return &versionCommand{cmd: app.Command("version", "Print the version and build information."), stdout: stdout}
+}
+
+func (c *versionCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
+
+func (c *versionCommand) run(context.Context) error {
+	fmt.Fprintln(c.stdout, version.Print("kusanagi"))
+	return nil
+}

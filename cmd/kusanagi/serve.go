@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kusanagi-dev/kusanagi/examples"
+	"github.com/kusanagi-dev/kusanagi/internal/config"
+	"github.com/kusanagi-dev/kusanagi/internal/web"
+	"github.com/kusanagi-dev/kusanagi/rules"
+	"github.com/kusanagi-dev/kusanagi/rules/sender"
+)
+
+// embeddedConfigName names the built-in configuration in logs and errors.
+const embeddedConfigName = "(embedded)/kusanagi.yml"
+
+// serveCommand runs long-lived components: `run` (all-in-one) and `rules`.
+type serveCommand struct {
+	cmd        *kingpin.CmdClause
+	newLogger  func() *slog.Logger
+	configFile *string
+	dataDir    *string
+	listenAddr *string
+
+	// ready, when set, receives the web address once serving (tests).
+	ready chan<- string
+}
+
+func newServeCommand(app *kingpin.Application, name, help string, newLogger func() *slog.Logger) *serveCommand {
+	c := &serveCommand{newLogger: newLogger}
+	c.cmd = app.Command(name, help)
+	c.configFile = c.cmd.Flag("config.file", "Kusanagi configuration file; the embedded defaults (examples/) when empty.").String()
+	c.dataDir = c.cmd.Flag("data.dir", "Directory for state; overrides storage.path of the configuration.").String()
+	c.listenAddr = c.cmd.Flag("web.listen-address", "Address for the web endpoints; overrides web.listen_address.").String()
+	return c
+}
+
+func (c *serveCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
+
+// loadConfig reads --config.file, or the embedded default configuration.
+func (c *serveCommand) loadConfig() (*config.Config, func() ([]rules.File, error), []string, error) {
+	if *c.configFile == "" {
+		src, err := fs.ReadFile(examples.FS, "kusanagi.yml")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cfg, err := config.Parse(embeddedConfigName, src)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		read := func() ([]rules.File, error) {
+			var files []rules.File
+			for _, name := range cfg.Catalogue.Files {
+				src, err := fs.ReadFile(examples.FS, path.Clean(name))
+				if err != nil {
+					return nil, fmt.Errorf("embedded catalogue: %w", err)
+				}
+				files = append(files, rules.File{Name: "(embedded)/" + name, Src: src})
+			}
+			return files, nil
+		}
+		return cfg, read, nil, nil
+	}
+	cfg, err := config.LoadFile(*c.configFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	first, err := cfg.CatalogueFiles()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", *c.configFile, err)
+	}
+	read := func() ([]rules.File, error) {
+		paths, err := cfg.CatalogueFiles()
+		if err != nil {
+			return nil, err
+		}
+		var files []rules.File
+		for _, p := range paths {
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read catalogue: %w", err)
+			}
+			files = append(files, rules.File{Name: p, Src: src})
+		}
+		return files, nil
+	}
+	return cfg, read, first, nil
+}
+
+func (c *serveCommand) run(ctx context.Context) error {
+	logger := c.newLogger()
+	cfg, read, watch, err := c.loadConfig()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if *c.dataDir != "" {
+		cfg.Storage.Path = *c.dataDir
+	}
+	if *c.listenAddr != "" {
+		cfg.Web.ListenAddress = *c.listenAddr
+	}
+	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
+		return fmt.Errorf("cannot create data directory: %w", err)
+	}
+	logger.Info("starting kusanagi", "command", c.cmd.FullCommand(), "version", version.Info(), "config", cmp(cfg.File, embeddedConfigName), "data_dir", cfg.Storage.Path)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("kusanagi"),
+	)
+
+	reloader, err := rules.NewReloader(rules.ReloaderOptions{Read: read, Watch: watch, Registerer: reg, Logger: logger})
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("cannot load the catalogue:\n%w", err)}
+	}
+	snd, err := sender.New(sender.Options{
+		Alertmanagers: cfg.Alerting.Alertmanagers,
+		QueueCapacity: cfg.Alerting.QueueCapacity,
+		MaxBatchSize:  cfg.Alerting.MaxBatchSize,
+		Timeout:       time.Duration(cfg.Alerting.Timeout),
+		Registerer:    reg,
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Options{
+		ListenAddress: cfg.Web.ListenAddress,
+		Gatherer:      reg,
+		Reload:        reloader.Reload,
+		Catalogue:     reloader.Current,
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return reloader.Run(ctx) })
+	g.Go(func() error { return snd.Run(ctx) })
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error { return reloadOnSIGHUP(ctx, reloader, logger) })
+	g.Go(func() error {
+		addr, err := srv.Addr(ctx)
+		if err != nil {
+			return nil
+		}
+		srv.SetReady(true)
+		if c.ready != nil {
+			c.ready <- addr.String()
+		}
+		return nil
+	})
+	err = g.Wait()
+	logger.Info("stopped", "err", err)
+	return err
+}
+
+func reloadOnSIGHUP(ctx context.Context, r *rules.Reloader, logger *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			logger.Info("SIGHUP: reloading the catalogue")
+			r.Reload() // the reloader logs a rejected catalogue
+		}
+	}
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,260 @@
+// Package config reads kusanagi.yml: one section per component, each read
+// by the subcommand that runs that component, decoded strictly and checked
+// with file:line:col positions like the catalogue.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/internal/yamlpos"
+	"github.com/kusanagi-dev/kusanagi/ipv6"
+	"github.com/kusanagi-dev/kusanagi/rules"
+)
+
+// Config is kusanagi.yml.
+type Config struct {
+	Where        yamlpos.Meta
+	Web          Web          `yaml:"web"`
+	Storage      Storage      `yaml:"storage"`
+	Catalogue    Catalogue    `yaml:"catalogue"`
+	Alerting     Alerting     `yaml:"alerting"`
+	Traps        Traps        `yaml:"traps"`
+	Syslog       Syslog       `yaml:"syslog"`
+	Alertmanager Alertmanager `yaml:"alertmanager"`
+
+	// File is where the config was read from; "" for the embedded default.
+	File string `yaml:"-"`
+}
+
+// Web is the Kusanagi web/API listener (/metrics, /-/reload, the API).
+type Web struct {
+	Where         yamlpos.Meta
+	ListenAddress string `yaml:"listen_address"`
+	// ExternalURL is how users reach Kusanagi, for links in alerts.
+	ExternalURL string `yaml:"external_url"`
+}
+
+// Storage is where components keep state on disk.
+type Storage struct {
+	Where yamlpos.Meta
+	Path  string `yaml:"path"`
+}
+
+// Catalogue names the alert catalogue files.
+type Catalogue struct {
+	Where yamlpos.Meta
+	// Files are paths or globs, relative to the config file's directory.
+	Files []string `yaml:"files"`
+}
+
+// Alerting says where alerts are sent.
+type Alerting struct {
+	Where         yamlpos.Meta
+	Alertmanagers []string       `yaml:"alertmanagers"`
+	QueueCapacity int            `yaml:"queue_capacity"`
+	MaxBatchSize  int            `yaml:"max_batch_size"`
+	Timeout       rules.Duration `yaml:"timeout"`
+}
+
+// Traps is the SNMP trap receiver.
+type Traps struct {
+	Where           yamlpos.Meta
+	ListenAddresses []string `yaml:"listen_addresses"`
+}
+
+// Syslog is the syslog receiver.
+type Syslog struct {
+	Where              yamlpos.Meta
+	UDPListenAddresses []string `yaml:"udp_listen_addresses"`
+	TCPListenAddresses []string `yaml:"tcp_listen_addresses"`
+	TLSListenAddresses []string `yaml:"tls_listen_addresses"`
+}
+
+// Alertmanager is the embedded, etcd-backed Alertmanager.
+type Alertmanager struct {
+	Where         yamlpos.Meta
+	ListenAddress string `yaml:"listen_address"`
+	// ConfigFile is an upstream alertmanager.yml, relative to this file.
+	ConfigFile string `yaml:"config_file"`
+}
+
+// Default ports (DESIGN.md): containers listen on unprivileged ports, and
+// Kubernetes Services map the standard ones.
+const (
+	DefaultWebListenAddress          = "[::]:9180"
+	DefaultTrapListenAddress         = "[::]:9162"
+	DefaultSyslogListenAddress       = "[::]:9514"
+	DefaultSyslogTLSListenAddress    = "[::]:9601"
+	DefaultAlertmanagerListenAddress = "[::]:9093"
+)
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defList := func(s *[]string, v string) {
+		if len(*s) == 0 {
+			*s = []string{v}
+		}
+	}
+	def(&c.Web.ListenAddress, DefaultWebListenAddress)
+	def(&c.Storage.Path, "data")
+	def(&c.Alertmanager.ListenAddress, DefaultAlertmanagerListenAddress)
+	defList(&c.Traps.ListenAddresses, DefaultTrapListenAddress)
+	defList(&c.Syslog.UDPListenAddresses, DefaultSyslogListenAddress)
+	defList(&c.Syslog.TCPListenAddresses, DefaultSyslogListenAddress)
+	defList(&c.Syslog.TLSListenAddresses, DefaultSyslogTLSListenAddress)
+	if len(c.Alerting.Alertmanagers) == 0 {
+		host, _ := ipv6.URLHost(c.Alertmanager.ListenAddress)
+		c.Alerting.Alertmanagers = []string{"http://" + host}
+	}
+	if c.Alerting.Timeout == 0 {
+		c.Alerting.Timeout = rules.Duration(10 * time.Second)
+	}
+}
+
+// Error is a problem in the config file, printed as FILE:LINE:COL: message.
+type Error struct {
+	File string
+	Pos  yamlpos.Pos
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Pos.Line == 0 {
+		return e.File + ": " + e.Msg
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Column, e.Msg)
+}
+
+// Errors are all problems of one config file, in position order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LoadFile reads and checks a config file.
+func LoadFile(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
+	}
+	return Parse(path, src)
+}
+
+// Parse decodes and checks a config; name is used in errors and to resolve
+// relative paths.
+func Parse(name string, src []byte) (*Config, error) {
+	c := &Config{File: name}
+	var errs Errors
+	add := func(p yamlpos.Pos, format string, args ...any) {
+		errs = append(errs, &Error{File: name, Pos: p, Msg: fmt.Sprintf(format, args...)})
+	}
+	root, perr := yamlpos.Parse(src)
+	if perr != nil {
+		return nil, Errors{{File: name, Pos: perr.Pos, Msg: perr.Msg}}
+	}
+	for _, e := range yamlpos.Decode(root, c) {
+		add(e.Pos, "%s", e.Msg)
+	}
+	c.applyDefaults()
+
+	listen := func(m *yamlpos.Meta, field, addr string) {
+		if _, _, err := ipv6.SplitListenAddress(addr); err != nil {
+			add(m.At(field), "%s: %v", field, err)
+		}
+	}
+	listenAll := func(m *yamlpos.Meta, field string, addrs []string) {
+		seen := map[string]bool{}
+		for i, a := range addrs {
+			at := fmt.Sprintf("%s[%d]", field, i)
+			listen(m, at, a)
+			if seen[a] {
+				add(m.At(at), "%s: %q listed twice", field, a)
+			}
+			seen[a] = true
+		}
+	}
+	listen(&c.Web.Where, "listen_address", c.Web.ListenAddress)
+	listen(&c.Alertmanager.Where, "listen_address", c.Alertmanager.ListenAddress)
+	listenAll(&c.Traps.Where, "listen_addresses", c.Traps.ListenAddresses)
+	listenAll(&c.Syslog.Where, "udp_listen_addresses", c.Syslog.UDPListenAddresses)
+	listenAll(&c.Syslog.Where, "tcp_listen_addresses", c.Syslog.TCPListenAddresses)
+	listenAll(&c.Syslog.Where, "tls_listen_addresses", c.Syslog.TLSListenAddresses)
+
+	if c.Web.ExternalURL != "" {
+		if u, err := url.Parse(c.Web.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
+			add(c.Web.Where.At("external_url"), "external_url %q must be an absolute URL (http://[fd00::10]:9180/)", c.Web.ExternalURL)
+		}
+	}
+	for i, am := range c.Alerting.Alertmanagers {
+		if u, err := url.Parse(am); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(c.Alerting.Where.At(fmt.Sprintf("alertmanagers[%d]", i)), "alertmanagers: %q must be an http(s) URL (http://[fd00::10]:9093)", am)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"queue_capacity", c.Alerting.QueueCapacity}, {"max_batch_size", c.Alerting.MaxBatchSize}} {
+		if f.v < 0 {
+			add(c.Alerting.Where.At(f.name), "%s must not be negative", f.name)
+		}
+	}
+	for i, pattern := range c.Catalogue.Files {
+		if _, err := filepath.Match(pattern, ""); err != nil {
+			add(c.Catalogue.Where.At(fmt.Sprintf("files[%d]", i)), "files: invalid glob %q: %v", pattern, err)
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b *Error) int {
+			if a.Pos.Line != b.Pos.Line {
+				return a.Pos.Line - b.Pos.Line
+			}
+			return a.Pos.Column - b.Pos.Column
+		})
+		return nil, errs
+	}
+	return c, nil
+}
+
+// Path resolves a path from the config relative to the config's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.File), p)
+}
+
+// CatalogueFiles expands the catalogue globs. A pattern that matches
+// nothing is an error: a typo there would silently load no alerts.
+func (c *Config) CatalogueFiles() ([]string, error) {
+	var files []string
+	for _, pattern := range c.Catalogue.Files {
+		matches, err := filepath.Glob(c.Path(pattern))
+		if err != nil {
+			return nil, fmt.Errorf("catalogue files: %w", err)
+		}
+		if len(matches) == 0 {
+			return nil, fmt.Errorf("catalogue files: %q matches no file", c.Path(pattern))
+		}
+		for _, m := range matches {
+			if !slices.Contains(files, m) {
+				files = append(files, m)
+			}
+		}
+	}
+	return files, nil
+}

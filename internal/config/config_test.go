@@ -1,0 +1,96 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("k.yml", []byte("{}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string][2]string{
+		"web":          {c.Web.ListenAddress, "[::]:9180"},
+		"alertmanager": {c.Alertmanager.ListenAddress, "[::]:9093"},
+		"traps":        {c.Traps.ListenAddresses[0], "[::]:9162"},
+		"syslog udp":   {c.Syslog.UDPListenAddresses[0], "[::]:9514"},
+		"syslog tcp":   {c.Syslog.TCPListenAddresses[0], "[::]:9514"},
+		"syslog tls":   {c.Syslog.TLSListenAddresses[0], "[::]:9601"},
+		"alerting":     {c.Alerting.Alertmanagers[0], "http://[::1]:9093"},
+	}
+	for name, v := range checks {
+		if v[0] != v[1] {
+			t.Errorf("%s default = %q, want %q", name, v[0], v[1])
+		}
+	}
+}
+
+func TestErrorsHavePositions(t *testing.T) {
+	src := `web:
+  listen_address: 9180
+  external_url: /kusanagi
+alerting:
+  alertmanagers: ['[::1]:9093', 'http://[::1]:9093']
+  queue_capacity: -1
+  timeout: soon
+traps:
+  listen_addresses: ['[::]:9162', '[::]:9162']
+syslog:
+  udp_listen_addresses: ['fd00::1:514']
+catalogue:
+  files: ['[']
+bogus: 1
+`
+	_, err := Parse("k.yml", []byte(src))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	want := []string{
+		`k.yml:2:19: listen_address: invalid listen address "9180"`,
+		`k.yml:3:17: external_url "/kusanagi" must be an absolute URL`,
+		`k.yml:5:19: alertmanagers: "[::1]:9093" must be an http(s) URL`,
+		`k.yml:6:19: queue_capacity must not be negative`,
+		`k.yml:7:12: timeout: not a valid duration string: "soon"`,
+		`k.yml:9:35: listen_addresses: "[::]:9162" listed twice`,
+		`k.yml:11:26: udp_listen_addresses[0]: invalid listen address "fd00::1:514"`,
+		`k.yml:13:11: files: invalid glob "["`,
+		`k.yml:14:1: unknown field "bogus"`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("error %d:\n got %s\nwant %s…", i+1, lines[i], w)
+		}
+	}
+}
+
+func TestCatalogueFilesRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "catalogue.d"), 0o755)
+	for _, f := range []string{"b.yml", "a.yml"} {
+		os.WriteFile(filepath.Join(dir, "catalogue.d", f), nil, 0o644)
+	}
+	cfgPath := filepath.Join(dir, "kusanagi.yml")
+	os.WriteFile(cfgPath, []byte("catalogue:\n  files: ['catalogue.d/*.yml', catalogue.d/a.yml]\n"), 0o644)
+	c, err := LoadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := c.CatalogueFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || files[0] != filepath.Join(dir, "catalogue.d/a.yml") || files[1] != filepath.Join(dir, "catalogue.d/b.yml") {
+		t.Fatalf("files = %v", files)
+	}
+	c.Catalogue.Files = []string{"nothing-*.yml"}
+	if _, err := c.CatalogueFiles(); err == nil || !strings.Contains(err.Error(), "matches no file") {
+		t.Fatalf("a glob matching nothing: err = %v", err)
+	}
+}
