@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	commands = append(commands,
 		newServeCommand(app, "run", "Run every component in one process (all-in-one), on embedded defaults unless --config.file is given.", newLogger),
 		newServeCommand(app, "rules", "Run the catalogue and the alert sender (the log-query evaluator joins with issue 6).", newLogger),
-		newPendingCommand(app, "alertmanager", "Run the etcd-backed Alertmanager.", "issue 3"),
+		newAlertmanagerCommand(app, newLogger),
 		newPendingCommand(app, "traps", "Run the SNMP trap receiver.", "issue 4"),
 		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
 		newCheckCommand(app, stdout, stderr),

@@ -1,0 +1,120 @@
+package amfork
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/alertmanager/api"
+	"github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/config/receiver"
+	"github.com/prometheus/alertmanager/dispatch"
+	"github.com/prometheus/alertmanager/eventrecorder"
+	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/labelset"
+	"github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/alertmanager/silence"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/common/model"
+
+	"github.com/kusanagi-dev/kusanagi/alertstore"
+)
+
+// reloader rebuilds what depends on the configuration (templates, routes,
+// receivers, pipeline, inhibitor, dispatcher) on every apply, as
+// upstream's app does, with one difference: every receiver integration is
+// wrapped so that it claims each notification in etcd before sending.
+type reloader struct {
+	alerts            *alertstore.Alerts
+	apih              *api.API
+	coord             *alertstore.Coordinator
+	dispatcherMetrics *dispatch.DispatcherMetrics
+	recorder          eventrecorder.Recorder
+	externalURL       *url.URL
+	logger            *slog.Logger
+	notificationLog   notify.NotificationLog
+	pipelineBuilder   *notify.PipelineBuilder
+	silencer          *silence.Silencer
+	waitFunc          func() time.Duration
+	timeoutFunc       func(time.Duration) time.Duration
+	peer              notify.Peer
+
+	dispatcher atomic.Pointer[dispatch.Dispatcher]
+	inhibitor  atomic.Pointer[inhibit.Inhibitor]
+}
+
+func (r *reloader) groups(ctx context.Context, routeFilter func(*dispatch.Route) bool, alertFilter dispatch.AlertFilter) (dispatch.AlertGroups, map[model.Fingerprint][]string, error) {
+	return r.dispatcher.Load().Groups(ctx, routeFilter, alertFilter)
+}
+
+func (r *reloader) reload(conf *config.Config) error {
+	tmpl, err := template.FromGlobs(conf.Templates)
+	if err != nil {
+		return fmt.Errorf("failed to parse templates: %w", err)
+	}
+	tmpl.ExternalURL = r.externalURL
+
+	routes := dispatch.NewRoute(conf.Route, nil)
+	active := make(map[string]struct{})
+	routes.Walk(func(rt *dispatch.Route) { active[rt.RouteOpts.Receiver] = struct{}{} })
+
+	receivers := make(map[string][]notify.Integration, len(active))
+	for _, rcv := range conf.Receivers {
+		if _, ok := active[rcv.Name]; !ok {
+			continue
+		}
+		integrations, err := receiver.BuildReceiverIntegrations(rcv, tmpl, r.logger)
+		if err != nil {
+			return err
+		}
+		for i := range integrations {
+			integrations[i] = r.coord.Wrap(integrations[i], r.notificationLog, rcv.Name)
+		}
+		receivers[rcv.Name] = integrations
+	}
+
+	intervals := make(map[string][]timeinterval.TimeInterval, len(conf.MuteTimeIntervals)+len(conf.TimeIntervals))
+	for _, ti := range conf.MuteTimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+	for _, ti := range conf.TimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+	intervener := timeinterval.NewIntervener(intervals)
+
+	if old := r.inhibitor.Load(); old != nil {
+		old.Stop()
+	}
+	if old := r.dispatcher.Load(); old != nil {
+		old.Stop()
+	}
+	newInhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger, r.recorder)
+	pipeline := r.pipelineBuilder.New(receivers, r.waitFunc, newInhibitor, r.silencer, intervener, r.notificationLog, r.peer)
+	r.apih.Update(conf, func(ctx context.Context, labels labelset.LabelSet) {
+		r.inhibitor.Load().Mutes(ctx, labels)
+		r.silencer.Mutes(ctx, labels)
+	})
+	newDispatcher := dispatch.NewDispatcher(r.alerts, routes, pipeline, intervener, r.timeoutFunc,
+		30*time.Second, nil, r.logger, r.recorder, r.dispatcherMetrics, tmpl)
+
+	go newInhibitor.Run()
+	newInhibitor.WaitForLoading()
+	r.inhibitor.Store(newInhibitor)
+	go newDispatcher.Run(time.Now())
+	newDispatcher.WaitForLoading()
+	r.dispatcher.Store(newDispatcher)
+	return nil
+}
+
+func (r *reloader) stop() {
+	if i := r.inhibitor.Load(); i != nil {
+		i.Stop()
+	}
+	if d := r.dispatcher.Load(); d != nil {
+		d.Stop()
+	}
+}
