@@ -27,7 +27,12 @@ run: build
 # components add net-snmp, rsyslog, prometheus, etcd here). apt-get update
 # runs once, and only when something is missing.
 TEST_PACKAGES :=
-test-deps:
+AM_VERSION    := v0.35.0
+AMTOOL        := bin/amtool
+$(AMTOOL):
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/prometheus/alertmanager/cmd/amtool@$(AM_VERSION)
+
+test-deps: $(AMTOOL)
 	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update && apt-get install -y $$missing; fi
 
