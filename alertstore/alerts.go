@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/model"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -138,17 +140,16 @@ func (a *Alerts) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot load alerts from etcd: %w", err)
 	}
+	decoded := decodeAll(resp.Kvs, a.logger)
 	a.mtx.Lock()
 	defer a.mtx.Unlock()
 	seen := make(map[model.Fingerprint]bool, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		al, err := decodeAlert(kv.Value)
-		if err != nil {
-			a.logger.Error("skipping undecodable alert", "key", string(kv.Key), "err", err)
+	for i, al := range decoded {
+		if al == nil {
 			continue
 		}
 		seen[al.Fingerprint()] = true
-		a.applyRemoteLocked(al, kv.ModRevision)
+		a.applyRemoteLocked(al, resp.Kvs[i].ModRevision)
 	}
 	// Alerts deleted while we were not watching (after a compaction).
 	for fp, e := range a.cache {
@@ -201,6 +202,28 @@ func (a *Alerts) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// decodeAll decodes values on every core: at 100k alerts decoding is most
+// of what stands between a restarted replica and serving.
+func decodeAll(kvs []*mvccpb.KeyValue, logger *slog.Logger) []*alert.Alert {
+	out := make([]*alert.Alert, len(kvs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(kvs)/1000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(kvs); i += workers {
+				al, err := decodeAlert(kvs[i].Value)
+				if err != nil {
+					logger.Error("skipping undecodable alert", "key", string(kvs[i].Key), "err", err)
+					continue
+				}
+				out[i] = al
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -1,7 +1,8 @@
 package alertstore
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,46 +10,156 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// storedAlert is an alert as it is kept in etcd.
-type storedAlert struct {
-	Labels       model.LabelSet `json:"labels"`
-	Annotations  model.LabelSet `json:"annotations,omitempty"`
-	StartsAt     time.Time      `json:"startsAt"`
-	EndsAt       time.Time      `json:"endsAt"`
-	GeneratorURL string         `json:"generatorURL,omitempty"`
-	UpdatedAt    time.Time      `json:"updatedAt"`
-	Timeout      bool           `json:"timeout,omitempty"`
-}
+// An alert is kept in etcd in a compact binary form (version byte 1):
+// times as varints of Unix nanoseconds, then the generator URL, labels and
+// annotations as length-prefixed strings. It decodes several times faster
+// than JSON, which is what bounds how fast a restarted replica with 100k
+// alerts is back.
+const codecVersion = 1
+
+const (
+	flagTimeout = 1 << iota
+	flagNoStartsAt
+	flagNoEndsAt
+	flagNoUpdatedAt
+)
 
 func encodeAlert(a *alert.Alert) ([]byte, error) {
-	return json.Marshal(storedAlert{
-		Labels:       a.Labels,
-		Annotations:  a.Annotations,
-		StartsAt:     a.StartsAt,
-		EndsAt:       a.EndsAt,
-		GeneratorURL: a.GeneratorURL,
-		UpdatedAt:    a.UpdatedAt,
-		Timeout:      a.Timeout,
-	})
+	size := 32 + len(a.GeneratorURL)
+	for k, v := range a.Labels {
+		size += len(k) + len(v) + 4
+	}
+	for k, v := range a.Annotations {
+		size += len(k) + len(v) + 4
+	}
+	b := make([]byte, 0, size)
+	var flags byte
+	if a.Timeout {
+		flags |= flagTimeout
+	}
+	if a.StartsAt.IsZero() {
+		flags |= flagNoStartsAt
+	}
+	if a.EndsAt.IsZero() {
+		flags |= flagNoEndsAt
+	}
+	if a.UpdatedAt.IsZero() {
+		flags |= flagNoUpdatedAt
+	}
+	b = append(b, codecVersion, flags)
+	b = appendTime(b, a.StartsAt)
+	b = appendTime(b, a.EndsAt)
+	b = appendTime(b, a.UpdatedAt)
+	b = appendString(b, a.GeneratorURL)
+	b = appendLabelSet(b, a.Labels)
+	b = appendLabelSet(b, a.Annotations)
+	return b, nil
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendLabelSet(b []byte, ls model.LabelSet) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ls)))
+	for k, v := range ls {
+		b = appendString(b, string(k))
+		b = appendString(b, string(v))
+	}
+	return b
+}
+
+var errCorrupt = errors.New("cannot decode stored alert: corrupt value")
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	l, n := binary.Uvarint(d.b)
+	if n <= 0 || uint64(len(d.b)-n) < l {
+		d.err = errCorrupt
+		d.b = nil
+		return ""
+	}
+	s := string(d.b[n : n+int(l)])
+	d.b = d.b[n+int(l):]
+	return s
+}
+
+func (d *decoder) labelSet() model.LabelSet {
+	l, n := binary.Uvarint(d.b)
+	if n <= 0 || l > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return nil
+	}
+	d.b = d.b[n:]
+	ls := make(model.LabelSet, l)
+	for range l {
+		k := d.string()
+		v := d.string()
+		if d.err != nil {
+			return nil
+		}
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls
+}
+
+func (d *decoder) time(zero bool) time.Time {
+	v := d.varint()
+	if zero {
+		return time.Time{}
+	}
+	return time.Unix(0, v).UTC()
 }
 
 // decodeAlert rebuilds an alert through alert.New, which computes the
 // fingerprint; an alert built any other way has a zero fingerprint.
 func decodeAlert(b []byte) (*alert.Alert, error) {
-	var s storedAlert
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("cannot decode stored alert: %w", err)
+	if len(b) < 2 || b[0] != codecVersion {
+		return nil, errCorrupt
 	}
-	if len(s.Labels) == 0 {
+	flags := b[1]
+	d := &decoder{b: b[2:]}
+	startsAt := d.time(flags&flagNoStartsAt != 0)
+	endsAt := d.time(flags&flagNoEndsAt != 0)
+	updatedAt := d.time(flags&flagNoUpdatedAt != 0)
+	generatorURL := d.string()
+	labels := d.labelSet()
+	annotations := d.labelSet()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(labels) == 0 {
 		return nil, fmt.Errorf("cannot decode stored alert: no labels")
 	}
 	return alert.New(model.Alert{
-		Labels:       s.Labels,
-		Annotations:  s.Annotations,
-		StartsAt:     s.StartsAt,
-		EndsAt:       s.EndsAt,
-		GeneratorURL: s.GeneratorURL,
-	}, s.UpdatedAt, s.Timeout), nil
+		Labels:       labels,
+		Annotations:  annotations,
+		StartsAt:     startsAt,
+		EndsAt:       endsAt,
+		GeneratorURL: generatorURL,
+	}, updatedAt, flags&flagTimeout != 0), nil
 }
 
 // needsWrite decides whether merged, the alert as this replica now knows it,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -272,13 +273,20 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 		timeoutFunc: func(d time.Duration) time.Duration {
 			return max(d, notify.MinTimeout) + waitFunc()
 		},
-		peer: readyPeer{coord: coord},
+		peer:     readyPeer{coord: coord},
+		apiReady: make(chan struct{}),
 	}
 	defer r.stop()
 	coordinator := amconfig.NewCoordinator(o.ConfigFile, reg, logger.With("component", "configuration"))
 	coordinator.Subscribe(r.reload)
-	if err := coordinator.ApplyConfig(initialConf); err != nil {
-		return fmt.Errorf("cannot apply the configuration: %w", err)
+	applied := make(chan error, 1)
+	go func() { applied <- coordinator.ApplyConfig(initialConf) }()
+	select {
+	case <-r.apiReady:
+	case err := <-applied:
+		if err != nil {
+			return fmt.Errorf("cannot apply the configuration: %w", err)
+		}
 	}
 
 	routePrefix := o.RoutePrefix
@@ -310,6 +318,12 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 
 	for {
 		select {
+		case err := <-applied:
+			if err != nil {
+				return fmt.Errorf("cannot apply the configuration: %w", err)
+			}
+			applied = nil
+			logger.Info("dispatcher loaded", "took", time.Since(begin))
 		case <-ctx.Done():
 			am.ready.Store(false)
 			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -347,6 +361,19 @@ func (am *Alertmanager) registerLifecycle(router *route.Router, o Options) {
 	}
 	router.Post("/-/reload", reload)
 	router.Put("/-/reload", reload)
+	// Profiling, as upstream's httpserver exposes it.
+	router.Get("/debug/pprof/*subpath", func(w http.ResponseWriter, req *http.Request) {
+		switch sub := strings.Trim(route.Param(req.Context(), "subpath"), "/"); sub {
+		case "profile":
+			pprof.Profile(w, req)
+		case "trace":
+			pprof.Trace(w, req)
+		case "":
+			pprof.Index(w, req)
+		default:
+			pprof.Handler(sub).ServeHTTP(w, req)
+		}
+	})
 }
 
 // externalURL is --web.external-url, or one built from the listen

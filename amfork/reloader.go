@@ -2,9 +2,11 @@ package amfork
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,10 +47,20 @@ type reloader struct {
 
 	dispatcher atomic.Pointer[dispatch.Dispatcher]
 	inhibitor  atomic.Pointer[inhibit.Inhibitor]
+
+	// apiReady is closed once the API has its configuration: it can serve
+	// the (already loaded) alerts and silences while the dispatcher, which
+	// takes seconds to group 100k alerts, is still loading.
+	apiReady     chan struct{}
+	apiReadyOnce sync.Once
 }
 
 func (r *reloader) groups(ctx context.Context, routeFilter func(*dispatch.Route) bool, alertFilter dispatch.AlertFilter) (dispatch.AlertGroups, map[model.Fingerprint][]string, error) {
-	return r.dispatcher.Load().Groups(ctx, routeFilter, alertFilter)
+	d := r.dispatcher.Load()
+	if d == nil {
+		return nil, nil, errors.New("alert groups are still loading")
+	}
+	return d.Groups(ctx, routeFilter, alertFilter)
 }
 
 func (r *reloader) reload(conf *config.Config) error {
@@ -95,9 +107,12 @@ func (r *reloader) reload(conf *config.Config) error {
 	newInhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger, r.recorder)
 	pipeline := r.pipelineBuilder.New(receivers, r.waitFunc, newInhibitor, r.silencer, intervener, r.notificationLog, r.peer)
 	r.apih.Update(conf, func(ctx context.Context, labels labelset.LabelSet) {
-		r.inhibitor.Load().Mutes(ctx, labels)
+		if i := r.inhibitor.Load(); i != nil {
+			i.Mutes(ctx, labels)
+		}
 		r.silencer.Mutes(ctx, labels)
 	})
+	r.apiReadyOnce.Do(func() { close(r.apiReady) })
 	newDispatcher := dispatch.NewDispatcher(r.alerts, routes, pipeline, intervener, r.timeoutFunc,
 		30*time.Second, nil, r.logger, r.recorder, r.dispatcherMetrics, tmpl)
 

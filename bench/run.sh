@@ -5,7 +5,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
 go test -run='^$' -bench=. -benchmem -count=1 -timeout 30m ./... | tee "$raw"
 
 {
@@ -31,7 +30,28 @@ go test -run='^$' -bench=. -benchmem -count=1 -timeout 30m ./... | tee "$raw"
       printf "| %s | %s | %s | %s | %s | %s |\n", pkg, name, ns, bytes, allocs, other
     }' "$raw"
   echo
-  echo "No peer program is compared yet: the components measured against"
-  echo "snmptrapd, rsyslog and upstream Alertmanager add their ratio tables here."
 } > bench/RESULTS.md
+
+# Upstream Alertmanager v0.35.0, built from the module cache: its UI assets
+# are not in the module zip, so placeholders stand in (the API is what is
+# measured). Debian's prometheus-alertmanager (0.25) is the fallback peer.
+upstream_dir=$(mktemp -d)
+trap 'rm -f "$raw"; rm -rf "$upstream_dir"' EXIT
+upstream=""
+if go mod download github.com/prometheus/alertmanager@v0.35.0 >/dev/null 2>&1; then
+  cp -r "$(go env GOMODCACHE)/github.com/prometheus/alertmanager@v0.35.0/." "$upstream_dir"
+  chmod -R u+w "$upstream_dir"
+  mkdir -p "$upstream_dir/ui/app/dist/elm" "$upstream_dir/ui/app/dist/mantine"
+  echo placeholder > "$upstream_dir/ui/app/dist/elm/index.html"
+  echo placeholder > "$upstream_dir/ui/app/dist/mantine/index.html"
+  if (cd "$upstream_dir" && go build -o "$upstream_dir/alertmanager" ./cmd/alertmanager); then
+    upstream="$upstream_dir/alertmanager"
+  fi
+fi
+if [ -z "$upstream" ]; then
+  echo "upstream v0.35.0 did not build; falling back to Debian's prometheus-alertmanager" >&2
+  command -v prometheus-alertmanager >/dev/null || { apt-get update && apt-get install -y prometheus-alertmanager; }
+  upstream=$(command -v prometheus-alertmanager)
+fi
+go run ./test/bench/ambench -kusanagi bin/kusanagi -upstream "$upstream" -alerts "${AMBENCH_ALERTS:-100000}" >> bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/common/version"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kusanagi-dev/kusanagi/amfork"
 	"github.com/kusanagi-dev/kusanagi/examples"
 	"github.com/kusanagi-dev/kusanagi/internal/config"
 	"github.com/kusanagi-dev/kusanagi/internal/web"
@@ -35,6 +37,7 @@ type serveCommand struct {
 	configFile *string
 	dataDir    *string
 	listenAddr *string
+	amAddr     *string
 
 	// ready, when set, receives the web address once serving (tests).
 	ready chan<- string
@@ -46,6 +49,9 @@ func newServeCommand(app *kingpin.Application, name, help string, newLogger func
 	c.configFile = c.cmd.Flag("config.file", "Kusanagi configuration file; the embedded defaults (examples/) when empty.").String()
 	c.dataDir = c.cmd.Flag("data.dir", "Directory for state; overrides storage.path of the configuration.").String()
 	c.listenAddr = c.cmd.Flag("web.listen-address", "Address for the web endpoints; overrides web.listen_address.").String()
+	if name == "run" {
+		c.amAddr = c.cmd.Flag("alertmanager.listen-address", "Address of the embedded Alertmanager; overrides alertmanager.listen_address.").String()
+	}
 	return c
 }
 
@@ -113,6 +119,9 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if *c.listenAddr != "" {
 		cfg.Web.ListenAddress = *c.listenAddr
 	}
+	if c.amAddr != nil && *c.amAddr != "" {
+		cfg.Alertmanager.ListenAddress = *c.amAddr
+	}
 	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
@@ -152,6 +161,13 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	if c.cmd.FullCommand() == "run" {
+		am, err := c.embeddedAlertmanager(cfg, logger, reg)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return am.Run(ctx) })
+	}
 	g.Go(func() error { return reloader.Run(ctx) })
 	g.Go(func() error { return snd.Run(ctx) })
 	g.Go(func() error { return srv.Run(ctx) })
@@ -170,6 +186,32 @@ func (c *serveCommand) run(ctx context.Context) error {
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err
+}
+
+// embeddedAlertmanager is the all-in-one's Alertmanager: the config's
+// alertmanager section, its state in an embedded etcd under the data
+// directory.
+func (c *serveCommand) embeddedAlertmanager(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) (*amfork.Alertmanager, error) {
+	amConfig := cfg.Path(cfg.Alertmanager.ConfigFile)
+	if *c.configFile == "" || amConfig == "" {
+		// The embedded default: upstream's loader reads files, so write it out.
+		src, err := fs.ReadFile(examples.FS, "alertmanager.yml")
+		if err != nil {
+			return nil, err
+		}
+		amConfig = filepath.Join(cfg.Storage.Path, "alertmanager.yml")
+		if err := os.WriteFile(amConfig, src, 0o640); err != nil {
+			return nil, fmt.Errorf("cannot write the default Alertmanager configuration: %w", err)
+		}
+	}
+	return amfork.New(amfork.Options{
+		ConfigFile:    amConfig,
+		StoragePath:   filepath.Join(cfg.Storage.Path, "alertmanager"),
+		ListenAddress: cfg.Alertmanager.ListenAddress,
+		Logger:        logger,
+		Registerer:    reg,
+		Gatherer:      reg,
+	})
 }
 
 func reloadOnSIGHUP(ctx context.Context, r *rules.Reloader, logger *slog.Logger) error {

@@ -1,0 +1,291 @@
+// Command ambench measures an Alertmanager binary the way issue 3 asks,
+// side by side for Kusanagi's and upstream's: alerts/s accepted by
+// POST /api/v2/alerts (batches, several clients, distinct alerts), resident
+// memory per alert, the time of GET /api/v2/alerts, and what a restart
+// after kill -9 serves and when. It prints a Markdown table with ratios.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type result struct {
+	Name          string
+	AlertsPerSec  float64
+	RSSBeforeMiB  float64
+	RSSAfterMiB   float64
+	BytesPerAlert float64
+	GetSeconds    float64
+	GetCount      int
+	RestartCount  int     // alerts served by the first answer after kill -9
+	RestartSecs   float64 // from restart until a GET that returns every alert begins; -1 if never
+}
+
+func main() {
+	kusanagi := flag.String("kusanagi", "bin/kusanagi", "kusanagi binary")
+	upstream := flag.String("upstream", "", "upstream alertmanager binary")
+	n := flag.Int("alerts", 100000, "distinct alerts")
+	batch := flag.Int("batch", 100, "alerts per request")
+	clients := flag.Int("clients", 4, "concurrent clients")
+	flag.Parse()
+
+	cfg, err := os.CreateTemp("", "ambench-*.yml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.Remove(cfg.Name())
+	// One group per alert, and no notification during the run.
+	fmt.Fprint(cfg, `route:
+  receiver: none
+  group_by: [alertname, instance]
+  group_wait: 1h
+  group_interval: 1h
+receivers:
+  - name: none
+`)
+	cfg.Close()
+
+	var results []result
+	targets := []struct {
+		name string
+		args func(dir string, port int) []string
+		bin  string
+	}{
+		{"kusanagi alertmanager (etcd, embedded)", func(dir string, port int) []string {
+			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir,
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+		}, *kusanagi},
+	}
+	if *upstream != "" {
+		targets = append(targets, struct {
+			name string
+			args func(dir string, port int) []string
+			bin  string
+		}{"upstream alertmanager v0.35.0 (memory)", func(dir string, port int) []string {
+			return []string{"--config.file=" + cfg.Name(), "--storage.path=" + dir, "--cluster.listen-address=",
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+		}, *upstream})
+	}
+	for _, t := range targets {
+		r, err := measure(t.name, t.bin, t.args, *n, *batch, *clients)
+		if err != nil {
+			log.Fatalf("%s: %v", t.name, err)
+		}
+		log.Printf("%+v", r)
+		results = append(results, r)
+	}
+	printTable(results, *n, *batch, *clients)
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func start(bin string, args []string) (*exec.Cmd, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	return cmd, cmd.Start()
+}
+
+func waitReady(base string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready within %s", base, timeout)
+}
+
+func rssMiB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func countAlerts(base string) (int, time.Duration, error) {
+	begin := time.Now()
+	resp, err := http.Get(base + "/api/v2/alerts")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	var alerts []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&alerts); err != nil {
+		return 0, 0, err
+	}
+	return len(alerts), time.Since(begin), nil
+}
+
+func measure(name, bin string, args func(string, int) []string, n, batch, clients int) (result, error) {
+	r := result{Name: name}
+	dir, err := os.MkdirTemp("", "ambench-data-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(dir)
+	port := freePort()
+	base := "http://" + net.JoinHostPort("::1", strconv.Itoa(port))
+	cmd, err := start(bin, args(filepath.Join(dir, "data"), port))
+	if err != nil {
+		return r, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if err := waitReady(base, time.Minute); err != nil {
+		return r, err
+	}
+	time.Sleep(time.Second)
+	r.RSSBeforeMiB = rssMiB(cmd.Process.Pid)
+
+	// Ingest.
+	now := time.Now().UTC()
+	bodies := make(chan []byte, n/batch+1)
+	for i := 0; i < n; i += batch {
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for j := i; j < min(i+batch, n); j++ {
+			if j > i {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"labels":{"alertname":"BenchDown","instance":"host-%06d","job":"bench","severity":"major"},"annotations":{"summary":"host-%06d is down"},"startsAt":%q,"endsAt":%q}`,
+				j, j, now.Format(time.RFC3339), now.Add(2*time.Hour).Format(time.RFC3339))
+		}
+		b.WriteByte(']')
+		bodies <- b.Bytes()
+	}
+	close(bodies)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var wg sync.WaitGroup
+	var failed sync.Map
+	begin := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for body := range bodies {
+				for attempt := 0; ; attempt++ {
+					resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode == 200 {
+							break
+						}
+						err = fmt.Errorf("HTTP %d", resp.StatusCode)
+					}
+					if attempt == 5 {
+						failed.Store(err.Error(), true)
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	failed.Range(func(k, _ any) bool { log.Printf("%s: a request failed: %v", name, k); return true })
+	r.AlertsPerSec = float64(n) / elapsed.Seconds()
+	time.Sleep(2 * time.Second)
+	r.RSSAfterMiB = rssMiB(cmd.Process.Pid)
+	r.BytesPerAlert = (r.RSSAfterMiB - r.RSSBeforeMiB) * 1024 * 1024 / float64(n)
+
+	// GET at n alerts: best of three.
+	r.GetSeconds = -1
+	for range 3 {
+		count, d, err := countAlerts(base)
+		if err != nil {
+			return r, err
+		}
+		r.GetCount = count
+		if r.GetSeconds < 0 || d.Seconds() < r.GetSeconds {
+			r.GetSeconds = d.Seconds()
+		}
+	}
+
+	// kill -9 and restart on the same storage.
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	restartBegin := time.Now()
+	cmd, err = start(bin, args(filepath.Join(dir, "data"), port))
+	if err != nil {
+		return r, err
+	}
+	if err := waitReady(base, 2*time.Minute); err != nil {
+		return r, err
+	}
+	// Ready is when the first GET starts; whatever it returns was there
+	// at that moment (the GET itself takes seconds at 100k alerts).
+	readyAt := time.Since(restartBegin)
+	r.RestartCount, _, _ = countAlerts(base)
+	r.RestartSecs = -1
+	if r.RestartCount == n {
+		r.RestartSecs = readyAt.Seconds()
+		return r, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		asked := time.Since(restartBegin)
+		count, _, err := countAlerts(base)
+		if err == nil && count == n {
+			r.RestartSecs = asked.Seconds()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r, nil
+}
+
+func printTable(rs []result, n, batch, clients int) {
+	fmt.Printf("## Alertmanager: Kusanagi (state in etcd) and upstream v0.35.0 (memory)\n\n")
+	fmt.Printf("%d distinct alerts, one group each, posted in batches of %d by %d clients, same machine, one run (`test/bench/ambench`).\n", n, batch, clients)
+	fmt.Printf("Resident memory is the whole process: Kusanagi's includes its embedded etcd.\n\n")
+	fmt.Printf("| | alerts/s accepted | RSS after ingest (MiB) | bytes/alert | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
+	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, r := range rs {
+		restart := "never (within 30s)"
+		if r.RestartSecs >= 0 {
+			restart = fmt.Sprintf("%.2f", r.RestartSecs)
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.2f (%d alerts) | %d | %s |\n",
+			r.Name, r.AlertsPerSec, r.RSSAfterMiB, r.BytesPerAlert, r.GetSeconds, r.GetCount, r.RestartCount, restart)
+	}
+	if len(rs) == 2 {
+		k, u := rs[0], rs[1]
+		fmt.Printf("\nRatios, Kusanagi / upstream: ingest %.2f×, memory %.2f×, GET time %.2f×.\n",
+			k.AlertsPerSec/u.AlertsPerSec, k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
+	}
+}
