@@ -253,6 +253,11 @@ func (a *Alerts) watch(ctx context.Context) {
 		for _, ev := range resp.Events {
 			switch ev.Type {
 			case clientv3.EventTypePut:
+				if fp, err := model.ParseFingerprint(strings.TrimPrefix(string(ev.Kv.Key), a.prefix)); err == nil {
+					if e, ok := a.cache[fp]; ok && e.modRev >= ev.Kv.ModRevision {
+						continue // our own write coming back: nothing to decode
+					}
+				}
 				al, err := decodeAlert(ev.Kv.Value)
 				if err != nil {
 					a.logger.Error("skipping undecodable alert", "key", string(ev.Kv.Key), "err", err)

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kusanagi-dev/kusanagi/alertstore"
 )
 
 type result struct {
@@ -43,6 +45,7 @@ func main() {
 	n := flag.Int("alerts", 100000, "distinct alerts")
 	batch := flag.Int("batch", 100, "alerts per request")
 	clients := flag.Int("clients", 4, "concurrent clients")
+	external := flag.Bool("external-etcd", true, "also measure Kusanagi with etcd outside its process (here: in this one)")
 	flag.Parse()
 
 	cfg, err := os.CreateTemp("", "ambench-*.yml")
@@ -71,6 +74,27 @@ receivers:
 			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir,
 				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
 		}, *kusanagi},
+	}
+	if *external {
+		dir, err := os.MkdirTemp("", "ambench-etcd-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: dir})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer e.Close()
+		endpoints := strings.Join(e.Endpoints(), ",")
+		targets = append(targets, struct {
+			name string
+			args func(dir string, port int) []string
+			bin  string
+		}{"kusanagi alertmanager (etcd in another process)", func(dir string, port int) []string {
+			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir, "--etcd.endpoints=" + endpoints,
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+		}, *kusanagi})
 	}
 	if *upstream != "" {
 		targets = append(targets, struct {
@@ -272,7 +296,7 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 func printTable(rs []result, n, batch, clients int) {
 	fmt.Printf("## Alertmanager: Kusanagi (state in etcd) and upstream v0.35.0 (memory)\n\n")
 	fmt.Printf("%d distinct alerts, one group each, posted in batches of %d by %d clients, same machine, one run (`test/bench/ambench`).\n", n, batch, clients)
-	fmt.Printf("Resident memory is the whole process: Kusanagi's includes its embedded etcd.\n\n")
+	fmt.Printf("Resident memory is the Alertmanager process: with embedded etcd it includes etcd; with etcd in another process it does not.\n\n")
 	fmt.Printf("| | alerts/s accepted | RSS after ingest (MiB) | bytes/alert | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
 	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rs {
@@ -283,9 +307,12 @@ func printTable(rs []result, n, batch, clients int) {
 		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.2f (%d alerts) | %d | %s |\n",
 			r.Name, r.AlertsPerSec, r.RSSAfterMiB, r.BytesPerAlert, r.GetSeconds, r.GetCount, r.RestartCount, restart)
 	}
-	if len(rs) == 2 {
-		k, u := rs[0], rs[1]
-		fmt.Printf("\nRatios, Kusanagi / upstream: ingest %.2f×, memory %.2f×, GET time %.2f×.\n",
-			k.AlertsPerSec/u.AlertsPerSec, k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
+	if len(rs) >= 2 {
+		u := rs[len(rs)-1]
+		fmt.Printf("\nRatios to upstream (ingest, memory, GET time):\n\n")
+		for _, k := range rs[:len(rs)-1] {
+			fmt.Printf("- %s: ingest %.2f×, memory %.2f×, GET %.2f×\n", k.Name,
+				k.AlertsPerSec/u.AlertsPerSec, k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
+		}
 	}
 }
