@@ -25,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/model"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -226,16 +228,7 @@ func decodeAll(kvs []*mvccpb.KeyValue, logger *slog.Logger) []*alert.Alert {
 	return out
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
+var sleep = ctxutil.Sleep
 
 // watch follows the prefix from the loaded revision until the watch ends.
 func (a *Alerts) watch(ctx context.Context) {

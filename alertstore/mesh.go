@@ -62,14 +62,14 @@ type Mesh struct {
 	leases *leaseBuckets
 
 	mu       sync.Mutex
-	merging  map[string]int    // broadcast bytes that are our own Merge echoing
+	merging  map[string]int       // broadcast bytes that are our own Merge echoing
 	pending  map[string]MeshEntry // writes to retry, by key
 	revision int64
 	loaded   chan struct{}
 	retry    chan struct{}
 
 	writes, writeErrors, merges prometheus.Counter
-	pendingGauge               prometheus.Gauge
+	pendingGauge                prometheus.Gauge
 }
 
 // NewMesh connects o.State to etcd; call Load or Run before serving.

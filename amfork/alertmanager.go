@@ -35,6 +35,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
+	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
 	"github.com/kusanagi-dev/kusanagi/ipv6"
 )
 
@@ -210,7 +211,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 		for {
 			if err := load(ctx); err != nil {
 				logger.Error("cannot load state from etcd, retrying", "component", "alertstore", "err", err)
-				if !sleepCtx(ctx, time.Second) {
+				if !ctxutil.Sleep(ctx, time.Second) {
 					return nil
 				}
 				continue
@@ -397,15 +398,4 @@ func externalURL(external string, listen net.Addr) (*url.URL, error) {
 		}
 	}
 	return &url.URL{Scheme: "http", Host: host}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
