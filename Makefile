@@ -23,10 +23,10 @@ build:
 run: build
 	$(BIN) run
 
-# Debian packages the end-to-end tests run against (none yet: later
-# components add net-snmp, rsyslog, prometheus, etcd here). apt-get update
-# runs once, and only when something is missing.
-TEST_PACKAGES :=
+# Debian packages the end-to-end tests run against: net-snmp's snmptrap and
+# snmpinform (snmp). apt-get update runs once, and only when something is
+# missing.
+TEST_PACKAGES := snmp
 AM_VERSION    := v0.35.0
 AMTOOL        := bin/amtool
 $(AMTOOL):

@@ -175,3 +175,14 @@ type MetricSource struct {
 
 // ParsedExpr returns the parsed PromQL expression.
 func (s *MetricSource) ParsedExpr() parser.Expr { return s.parsedExpr }
+
+// LabelTemplates returns the source's parsed label templates, which may
+// call varbind.
+func (t *TrapSource) LabelTemplates() map[string]*Template { return t.labels }
+
+// SourcePrefixes returns the parsed sources: senders outside them do not
+// match. Empty means any sender.
+func (t *TrapSource) SourcePrefixes() []netip.Prefix { return t.sourcePrefixes }
+
+// Matches reports whether a varbind value satisfies the matcher.
+func (m *VarbindMatcher) Matches(value string) bool { return m.matcher.Matches(value) }

@@ -1,0 +1,234 @@
+package traps
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/rules"
+	"github.com/kusanagi-dev/kusanagi/rules/sender"
+)
+
+// index is the catalogue's trap sources by numeric OID.
+type index struct {
+	catalogue *rules.Catalogue
+	byOID     map[string][]*source
+	byClear   map[string][]*source
+}
+
+type source struct {
+	alert    *rules.Alert
+	src      *rules.TrapSource
+	matchers []matcher
+}
+
+type matcher struct {
+	oid string
+	m   *rules.VarbindMatcher
+}
+
+// compile resolves the catalogue's names; a source whose names cannot be
+// resolved is left out and reported.
+func compile(c *rules.Catalogue, names *Names) (*index, []error) {
+	ix := &index{catalogue: c, byOID: map[string][]*source{}, byClear: map[string][]*source{}}
+	var errs []error
+	for _, a := range c.Alerts {
+		for _, ts := range a.Traps {
+			s := &source{alert: a, src: ts}
+			oid, err := names.Resolve(ts.OID)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: alert %q: trap %s: %w", a.File, a.Name, ts.OID, err))
+				continue
+			}
+			ok := true
+			for _, m := range ts.Match {
+				vb, err := names.Resolve(m.Varbind)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: alert %q: varbind %s: %w", a.File, a.Name, m.Varbind, err))
+					ok = false
+					continue
+				}
+				s.matchers = append(s.matchers, matcher{oid: vb, m: m})
+			}
+			if !ok {
+				continue
+			}
+			ix.byOID[oid] = append(ix.byOID[oid], s)
+			if ts.Clear != "" {
+				clear, err := names.Resolve(ts.Clear)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: alert %q: clear trap %s: %w", a.File, a.Name, ts.Clear, err))
+					continue
+				}
+				ix.byClear[clear] = append(ix.byClear[clear], s)
+			}
+		}
+	}
+	return ix, errs
+}
+
+func (s *source) fromAllowedSender(addr netip.Addr) bool {
+	prefixes := s.src.SourcePrefixes()
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *source) varbindsMatch(t *Trap) bool {
+	for _, m := range s.matchers {
+		v, _ := t.Lookup(m.oid)
+		if !m.m.Matches(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// instance is the address the alert names: the sender, or for a trusted
+// forwarder the snmpTrapAddress.0 it relays.
+func instance(t *Trap, trusted []netip.Prefix) string {
+	addr := t.Source.Addr().Unmap()
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			if v, ok := t.Lookup(snmpTrapAddress0); ok {
+				if fwd, err := netip.ParseAddr(v); err == nil {
+					return fwd.Unmap().String()
+				}
+			}
+			break
+		}
+	}
+	return addr.String()
+}
+
+// build renders the alert a trap raises: the alert's labels, the source's
+// labels from varbinds, alertname, severity and instance; then annotations
+// from those labels.
+func (s *source) build(t *Trap, names *Names, inst string) (labels, annotations map[string]string, err error) {
+	lookup := func(name string) (string, bool) {
+		oid, err := names.Resolve(name)
+		if err != nil {
+			return "", false
+		}
+		return t.Lookup(oid)
+	}
+	tmpl := s.alert.Templates()
+	labels = map[string]string{}
+	data := rules.TemplateData{Labels: map[string]string{"instance": inst}, Value: 1}
+	for name, lt := range tmpl.Labels {
+		v, err := lt.Execute(data)
+		if err != nil {
+			return nil, nil, err
+		}
+		labels[name] = v
+	}
+	for name, lt := range s.src.LabelTemplates() {
+		v, err := lt.ExecuteTrap(data, lookup)
+		if err != nil {
+			return nil, nil, err
+		}
+		labels[name] = v
+	}
+	labels["alertname"] = s.alert.Name
+	labels["severity"] = s.alert.Severity
+	labels["instance"] = inst
+	for k, v := range labels {
+		if v == "" {
+			delete(labels, k) // as in Prometheus, an empty label is no label
+		}
+	}
+	annotations = map[string]string{}
+	data = rules.TemplateData{Labels: labels, Value: 1}
+	for name, at := range map[string]*rules.Template{"summary": tmpl.Summary, "description": tmpl.Description, "runbook_url": tmpl.RunbookURL} {
+		if at == nil || at.Text() == "" {
+			continue
+		}
+		if annotations[name], err = at.Execute(data); err != nil {
+			return nil, nil, err
+		}
+	}
+	for name, at := range tmpl.Annotations {
+		if annotations[name], err = at.Execute(data); err != nil {
+			return nil, nil, err
+		}
+	}
+	annotations["trap_oid"] = names.Name(t.OID)
+	return labels, annotations, nil
+}
+
+// key identifies one instance of a fault: the alert, the sender and the
+// key labels (OpenNMS's reduction key).
+func (s *source) key(labels map[string]string) string {
+	var b strings.Builder
+	b.WriteString(s.alert.Name)
+	b.WriteByte(0)
+	b.WriteString(labels["instance"])
+	for _, k := range s.src.Key {
+		b.WriteByte(0)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(labels[k])
+	}
+	return b.String()
+}
+
+// faults holds the faults this receiver raised, to fold repeats and to
+// resolve them with exactly the labels they were raised with.
+type faults struct {
+	fold   time.Duration
+	active map[string]*fault
+}
+
+type fault struct {
+	alert    sender.Alert
+	lastSent time.Time
+}
+
+// raise returns the alert to send for a fault trap, or false when it is a
+// repeat within the fold window.
+func (f *faults) raise(key string, labels, annotations map[string]string, resolveAfter time.Duration, now time.Time, generatorURL string) (sender.Alert, bool) {
+	if a, ok := f.active[key]; ok && now.Before(a.alert.EndsAt) {
+		if now.Sub(a.lastSent) < f.fold && maps.Equal(a.alert.Labels, labels) {
+			return sender.Alert{}, false
+		}
+		a.alert.Labels, a.alert.Annotations = labels, annotations
+		a.alert.EndsAt = now.Add(resolveAfter)
+		a.lastSent = now
+		return a.alert, true
+	}
+	a := &fault{alert: sender.Alert{
+		Labels: labels, Annotations: annotations, StartsAt: now, EndsAt: now.Add(resolveAfter), GeneratorURL: generatorURL,
+	}, lastSent: now}
+	f.active[key] = a
+	return a.alert, true
+}
+
+// clear returns the resolve for key. A fault this process did not raise
+// (it restarted since) is resolved with the labels the clear trap gives,
+// which match whenever the source's labels come from varbinds both traps
+// carry.
+func (f *faults) clear(key string, labels, annotations map[string]string, now time.Time) sender.Alert {
+	if a, ok := f.active[key]; ok {
+		delete(f.active, key)
+		a.alert.EndsAt = now
+		return a.alert
+	}
+	return sender.Alert{Labels: labels, Annotations: annotations, StartsAt: now, EndsAt: now}
+}
+
+// expire forgets faults past their endsAt.
+func (f *faults) expire(now time.Time) {
+	for k, a := range f.active {
+		if !now.Before(a.alert.EndsAt) {
+			delete(f.active, k)
+		}
+	}
+}
