@@ -196,6 +196,9 @@ func (d *Decoder) unmarshal(b []byte) (p *gosnmp.SnmpPacket, err error) {
 
 // bytesHaveVersion3 peeks at the message's version field.
 func bytesHaveVersion3(b []byte) bool {
+	if len(b) < 2 || b[0] != 0x30 {
+		return false
+	}
 	i := 1
 	if b[i]&0x80 != 0 {
 		i += int(b[i] & 0x7f)

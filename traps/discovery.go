@@ -3,6 +3,7 @@ package traps
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
@@ -42,10 +43,15 @@ const usmStatsUnknownEngineIDs0 = ".1.3.6.1.6.3.15.1.1.4.0"
 
 // discoveryReport answers an engine discovery message with a Report that
 // carries this engine's ID, boots and time; nil when b is not one.
-func (e *engine) discoveryReport(b []byte, unknownEngineIDs uint32) ([]byte, error) {
+func (e *engine) discoveryReport(b []byte, unknownEngineIDs uint32) (out []byte, err error) {
 	if !bytesHaveVersion3(b) {
 		return nil, nil
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("decoder panic: %v", r)
+		}
+	}()
 	p, err := e.plain.UnmarshalTrap(b, false)
 	if err != nil || p == nil {
 		return nil, nil
@@ -64,7 +70,7 @@ func (e *engine) discoveryReport(b []byte, unknownEngineIDs uint32) ([]byte, err
 		Logger:                   gosnmp.NewLogger(nil),
 	}
 	reply.Variables = []gosnmp.SnmpPDU{{Name: usmStatsUnknownEngineIDs0, Type: gosnmp.Counter32, Value: unknownEngineIDs}}
-	out, err := reply.MarshalMsg()
+	out, err = reply.MarshalMsg()
 	if err != nil {
 		return nil, errors.Join(errors.New("cannot build the discovery report"), err)
 	}

@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newServeCommand(app, "run", "Run every component in one process (all-in-one), on embedded defaults unless --config.file is given.", newLogger),
 		newServeCommand(app, "rules", "Run the catalogue and the alert sender (the log-query evaluator joins with issue 6).", newLogger),
 		newAlertmanagerCommand(app, newLogger),
-		newPendingCommand(app, "traps", "Run the SNMP trap receiver.", "issue 4"),
+		newServeCommand(app, "traps", "Run the SNMP trap receiver (v1, v2c, v3, informs) with the catalogue and the alert sender.", newLogger),
 		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
 		newCheckCommand(app, stdout, stderr),
 		newVersionCommand(app, stdout),

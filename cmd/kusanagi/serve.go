@@ -161,6 +161,13 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
+		rcv, err := newTrapReceiver(cfg, reloader, snd, logger, reg)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		g.Go(func() error { return rcv.Run(ctx) })
+	}
 	if c.cmd.FullCommand() == "run" {
 		am, err := c.embeddedAlertmanager(cfg, logger, reg)
 		if err != nil {

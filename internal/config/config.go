@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -66,6 +67,35 @@ type Alerting struct {
 type Traps struct {
 	Where           yamlpos.Meta
 	ListenAddresses []string `yaml:"listen_addresses"`
+	// ReceiveBufferBytes is the SO_RCVBUF asked for each socket.
+	ReceiveBufferBytes int `yaml:"receive_buffer_bytes"`
+	// Readers per socket.
+	Readers int `yaml:"readers"`
+	// Communities accepted from v1/v2c senders; none unless listed.
+	Communities []string `yaml:"communities"`
+	// Users are the SNMPv3 users accepted.
+	Users []TrapUser `yaml:"users"`
+	// TrustedForwarders may relay traps: their snmpTrapAddress.0 is used.
+	TrustedForwarders []string `yaml:"trusted_forwarders"`
+	// MIBDirs hold MIB modules whose names the catalogue may use.
+	MIBDirs []string `yaml:"mib_dirs"`
+	// FoldWindow: a repeated identical fault within it is not re-sent.
+	FoldWindow rules.Duration `yaml:"fold_window"`
+	// UnknownTrapAlert raises UnknownTrap for traps no entry matches.
+	UnknownTrapAlert bool `yaml:"unknown_trap_alert"`
+}
+
+// TrapUser is an SNMPv3 user. Passphrases may come from files (Kubernetes
+// Secrets mounted as files).
+type TrapUser struct {
+	Where              yamlpos.Meta
+	Name               string `yaml:"name"`
+	AuthProtocol       string `yaml:"auth_protocol"`
+	AuthPassphrase     string `yaml:"auth_passphrase"`
+	AuthPassphraseFile string `yaml:"auth_passphrase_file"`
+	PrivProtocol       string `yaml:"priv_protocol"`
+	PrivPassphrase     string `yaml:"priv_passphrase"`
+	PrivPassphraseFile string `yaml:"priv_passphrase_file"`
 }
 
 // Syslog is the syslog receiver.
@@ -195,6 +225,24 @@ func Parse(name string, src []byte) (*Config, error) {
 	listenAll(&c.Syslog.Where, "tcp_listen_addresses", c.Syslog.TCPListenAddresses)
 	listenAll(&c.Syslog.Where, "tls_listen_addresses", c.Syslog.TLSListenAddresses)
 
+	for i, u := range c.Traps.Users {
+		if u.Name == "" {
+			add(u.Where.Pos, "traps: users[%d]: name is required", i)
+		}
+		if u.AuthPassphrase != "" && u.AuthPassphraseFile != "" {
+			add(u.Where.At("auth_passphrase_file"), "traps: user %q: set auth_passphrase or auth_passphrase_file, not both", u.Name)
+		}
+		if u.PrivPassphrase != "" && u.PrivPassphraseFile != "" {
+			add(u.Where.At("priv_passphrase_file"), "traps: user %q: set priv_passphrase or priv_passphrase_file, not both", u.Name)
+		}
+	}
+	for i, f := range c.Traps.TrustedForwarders {
+		if _, err := netip.ParsePrefix(f); err != nil {
+			if _, err := netip.ParseAddr(f); err != nil {
+				add(c.Traps.Where.At(fmt.Sprintf("trusted_forwarders[%d]", i)), "traps: trusted_forwarders: %q is neither an address nor a CIDR", f)
+			}
+		}
+	}
 	if c.Web.ExternalURL != "" {
 		if u, err := url.Parse(c.Web.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add(c.Web.Where.At("external_url"), "external_url %q must be an absolute URL (http://[fd00::10]:9180/)", c.Web.ExternalURL)
