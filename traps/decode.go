@@ -36,6 +36,12 @@ var privProtocols = map[string]gosnmp.SnmpV3PrivProtocol{
 	"AES256": gosnmp.AES256, "AES192C": gosnmp.AES192C, "AES256C": gosnmp.AES256C,
 }
 
+// SecurityParameters returns the user's USM parameters and the message
+// flags its security level needs.
+func (u User) SecurityParameters() (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
+	return u.usm()
+}
+
 // usm returns the user's security parameters and message flags.
 func (u User) usm() (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
 	auth, ok := authProtocols[strings.ToUpper(u.AuthProtocol)]

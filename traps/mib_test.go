@@ -11,8 +11,8 @@ func TestLoadDir(t *testing.T) {
 		t.Fatal(errs)
 	}
 	for name, want := range map[string]string{
-		"KUSANAGI-TEST-MIB::kusanagiTestFanFailed":     "1.3.6.1.4.1.99999.0.1",
-		"KUSANAGI-TEST-MIB::kusanagiTestFanName":       "1.3.6.1.4.1.99999.1.2",
+		"KUSANAGI-TEST-MIB::kusanagiTestFanFailed":      "1.3.6.1.4.1.99999.0.1",
+		"KUSANAGI-TEST-MIB::kusanagiTestFanName":        "1.3.6.1.4.1.99999.1.2",
 		"KUSANAGI-V1-TEST-MIB::kusanagiLegacyPowerLost": "1.3.6.1.4.1.99998.0.3",
 	} {
 		if got, err := n.Resolve(name); err != nil || got != want {

@@ -117,7 +117,7 @@ traps:
 }
 
 func TestPendingComponentsSayWhy(t *testing.T) {
-	code, _, stderr := runCLI(t, "traps")
+	code, _, stderr := runCLI(t, "syslog")
 	if code != 3 || !strings.Contains(stderr, "not built yet") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}

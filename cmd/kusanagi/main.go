@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newServeCommand(app, "traps", "Run the SNMP trap receiver (v1, v2c, v3, informs) with the catalogue and the alert sender.", newLogger),
 		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
 		newCheckCommand(app, stdout, stderr),
+		newSendTrapCommand(app, stdout),
 		newVersionCommand(app, stdout),
 	)
 

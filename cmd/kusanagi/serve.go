@@ -38,6 +38,7 @@ type serveCommand struct {
 	dataDir    *string
 	listenAddr *string
 	amAddr     *string
+	trapAddrs  *[]string
 
 	// ready, when set, receives the web address once serving (tests).
 	ready chan<- string
@@ -51,6 +52,9 @@ func newServeCommand(app *kingpin.Application, name, help string, newLogger func
 	c.listenAddr = c.cmd.Flag("web.listen-address", "Address for the web endpoints; overrides web.listen_address.").String()
 	if name == "run" {
 		c.amAddr = c.cmd.Flag("alertmanager.listen-address", "Address of the embedded Alertmanager; overrides alertmanager.listen_address.").String()
+	}
+	if name == "run" || name == "traps" {
+		c.trapAddrs = c.cmd.Flag("traps.listen-address", "Trap listen address (repeatable); overrides traps.listen_addresses.").Strings()
 	}
 	return c
 }
@@ -121,6 +125,9 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 	if c.amAddr != nil && *c.amAddr != "" {
 		cfg.Alertmanager.ListenAddress = *c.amAddr
+	}
+	if c.trapAddrs != nil && len(*c.trapAddrs) > 0 {
+		cfg.Traps.ListenAddresses = *c.trapAddrs
 	}
 	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)

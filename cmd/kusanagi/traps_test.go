@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"os"
+	"strings"
+	"testing"
+)
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+func alertsAt(t *testing.T, base, alertname string) []amAlert {
+	t.Helper()
+	var all, out []amAlert
+	getJSON(t, base+"/api/v2/alerts", &all)
+	for _, a := range all {
+		if a.Labels["alertname"] == alertname {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TestTrapToAlertmanagerEndToEnd runs the all-in-one with its embedded
+// Alertmanager, sends linkDown and linkUp with net-snmp's snmptrap and an
+// inform with kusanagi send-trap, and watches the alert appear at, and
+// leave, the Alertmanager.
+func TestTrapToAlertmanagerEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	amPort := freeTCPPort(t)
+	writeFile(t, filepath.Join(dir, "catalogue.yml"), `alerts:
+  - name: InterfaceDown
+    severity: major
+    summary: 'Interface {{ .Labels.ifName }} on {{ .Labels.instance }} is down'
+    traps:
+      - oid: IF-MIB::linkDown
+        clear: IF-MIB::linkUp
+        key: [ifIndex]
+        labels:
+          ifIndex: '{{ varbind "IF-MIB::ifIndex" }}'
+          ifName: '{{ varbind "IF-MIB::ifDescr" }}'
+  - name: FanFailed
+    severity: minor
+    summary: 'Fan {{ .Labels.fan }} failed on {{ .Labels.instance }}'
+    traps:
+      - oid: KUSANAGI-TEST-MIB::kusanagiTestFanFailed
+        clear: KUSANAGI-TEST-MIB::kusanagiTestFanRecovered
+        key: [fan]
+        labels:
+          fan: '{{ varbind "KUSANAGI-TEST-MIB::kusanagiTestFanName" }}'
+`)
+	mibs, _ := filepath.Abs("../../traps/testdata/mibs")
+	writeFile(t, filepath.Join(dir, "kusanagi.yaml"), fmt.Sprintf(`catalogue:
+  files: [catalogue.yml]
+alerting:
+  alertmanagers: ['http://[::1]:%d']
+traps:
+  communities: [s3cret]
+  mib_dirs: [%q]
+  users:
+    - name: noc
+      auth_protocol: SHA256
+      auth_passphrase: auth-secret-1
+      priv_protocol: AES
+      priv_passphrase: priv-secret-1
+`, amPort, mibs))
+	amConfigPath := amConfig(t, "http://[::1]:1/", "1h")
+	writeFile(t, filepath.Join(dir, "kusanagi.yaml"), readFile(t, filepath.Join(dir, "kusanagi.yaml"))+
+		fmt.Sprintf("alertmanager:\n  config_file: %q\n", amConfigPath))
+
+	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "kusanagi.yaml"), "--data.dir="+filepath.Join(dir, "data"),
+		"--web.listen-address=[::1]:0", fmt.Sprintf("--alertmanager.listen-address=[::1]:%d", amPort), "--traps.listen-address=[::1]:0")
+	trapAddr := p.waitLog(`msg="listening for traps".* address=(\S+)`)[1]
+	p.waitLog(`msg="alertmanager ready"`)
+	am := fmt.Sprintf("http://[::1]:%d", amPort)
+
+	link := []string{"1.3.6.1.2.1.2.2.1.1.3", "i", "3", "1.3.6.1.2.1.2.2.1.2.3", "s", "GigabitEthernet0/3"}
+	snmptrap := func(oid string) {
+		t.Helper()
+		out, err := exec.Command("snmptrap", append([]string{"-m", "", "-Ln", "-v", "2c", "-c", "s3cret", "udp6:" + trapAddr, "", oid}, link...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("snmptrap: %v\n%s", err, out)
+		}
+	}
+	snmptrap("1.3.6.1.6.3.1.1.5.3")
+	waitUntil(t, func() bool { return len(alertsAt(t, am, "InterfaceDown")) == 1 })
+	a := alertsAt(t, am, "InterfaceDown")[0]
+	if a.Labels["instance"] != "::1" || a.Labels["ifName"] != "GigabitEthernet0/3" || a.Labels["severity"] != "major" || a.Labels["team"] != "" {
+		t.Fatalf("alert at the Alertmanager: %+v", a)
+	}
+	if a.Annotations["summary"] != "Interface GigabitEthernet0/3 on ::1 is down" {
+		t.Fatalf("summary %q", a.Annotations["summary"])
+	}
+	snmptrap("1.3.6.1.6.3.1.1.5.4")
+	waitUntil(t, func() bool { return len(alertsAt(t, am, "InterfaceDown")) == 0 })
+
+	// kusanagi send-trap: a v3 authPriv inform, with names from a vendor MIB.
+	var out strings.Builder
+	code := run(t.Context(), []string{"send-trap", "--to=" + trapAddr, "--snmp.version=3", "--inform",
+		"--user=noc", "--auth-protocol=SHA256", "--auth-passphrase=auth-secret-1", "--priv-protocol=AES", "--priv-passphrase=priv-secret-1",
+		"1.3.6.1.4.1.99999.0.1", "1.3.6.1.4.1.99999.1.2.1=s:fan-tray-2"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("send-trap exited %d: %s", code, out.String())
+	}
+	waitUntil(t, func() bool { return len(alertsAt(t, am, "FanFailed")) == 1 })
+	if f := alertsAt(t, am, "FanFailed")[0]; f.Labels["fan"] != "fan-tray-2" {
+		t.Fatalf("FanFailed: %+v", f)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
