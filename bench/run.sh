@@ -54,4 +54,9 @@ if [ -z "$upstream" ]; then
   upstream=$(command -v prometheus-alertmanager)
 fi
 go run ./test/bench/ambench -kusanagi bin/kusanagi -upstream "$upstream" -alerts "${AMBENCH_ALERTS:-100000}" >> bench/RESULTS.md
+
+# SNMP traps, side by side with net-snmp's snmptrapd (Debian package).
+command -v snmptrapd >/dev/null || { apt-get update && apt-get install -y snmptrapd; }
+echo >> bench/RESULTS.md
+go run ./test/bench/trapbench -kusanagi bin/kusanagi >> bench/RESULTS.md
 echo "wrote bench/RESULTS.md"
