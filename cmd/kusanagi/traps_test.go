@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"os"
 	"strings"
 	"testing"
 )
