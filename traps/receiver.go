@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
 )
@@ -53,6 +54,8 @@ type Options struct {
 	Changed   func() <-chan struct{}
 	Names     *Names
 	Sender    Sender
+	// Records, when set, takes every accepted trap as a log record.
+	Records interface{ Add(logs.Record) }
 	// GeneratorURL is put in alerts, to find the receiver.
 	GeneratorURL string
 	Logger       *slog.Logger
@@ -312,6 +315,9 @@ func (r *Receiver) ack(d datagram, p *gosnmp.SnmpPacket) {
 // or resolves.
 func (r *Receiver) Process(t *Trap) {
 	inst := instance(t, r.trusted)
+	if r.opts.Records != nil {
+		r.opts.Records.Add(t.record(r.opts.Names, inst))
+	}
 	r.mu.Lock()
 	ix := r.index
 	r.mu.Unlock()

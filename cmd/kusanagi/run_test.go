@@ -42,7 +42,6 @@ type process struct {
 	cmd   *exec.Cmd
 	mu    sync.Mutex
 	log   strings.Builder
-	lines chan string
 }
 
 func startKusanagi(t *testing.T, args ...string) *process {
@@ -51,7 +50,7 @@ func startKusanagi(t *testing.T, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{t: t, cmd: exec.Command(bin, args...), lines: make(chan string, 1000)}
+	p := &process{t: t, cmd: exec.Command(bin, args...)}
 	p.cmd.Dir = t.TempDir()
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -66,12 +65,7 @@ func startKusanagi(t *testing.T, args ...string) *process {
 			p.mu.Lock()
 			p.log.WriteString(s.Text() + "\n")
 			p.mu.Unlock()
-			select {
-			case p.lines <- s.Text():
-			default:
-			}
 		}
-		close(p.lines)
 	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
@@ -89,23 +83,20 @@ func (p *process) logText() string {
 	return p.log.String()
 }
 
-// waitLog waits for a log line matching re and returns its submatches.
+// waitLog waits for a log line matching re, anywhere in the log since the
+// process started, and returns its submatches.
 func (p *process) waitLog(re string) []string {
 	p.t.Helper()
-	rx := regexp.MustCompile(re)
-	timeout := time.After(20 * time.Second)
+	rx := regexp.MustCompile("(?m)" + re)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("kusanagi exited before logging %q", re)
-			}
-			if m := rx.FindStringSubmatch(line); m != nil {
-				return m
-			}
-		case <-timeout:
+		if m := rx.FindStringSubmatch(p.logText()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
 			p.t.Fatalf("no log line matching %q within 20s", re)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

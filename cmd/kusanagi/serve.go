@@ -23,6 +23,8 @@ import (
 	"github.com/kusanagi-dev/kusanagi/examples"
 	"github.com/kusanagi-dev/kusanagi/internal/config"
 	"github.com/kusanagi-dev/kusanagi/internal/web"
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
 )
@@ -156,7 +158,21 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var store logs.Store
+	var recordWriter *logs.Writer
+	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
+		es, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
+		if err != nil {
+			return err
+		}
+		defer es.Close()
+		store = es
+		if recordWriter, err = logs.NewWriter(logs.WriterOptions{Store: es, Name: "traps", Logger: logger, Registerer: reg}); err != nil {
+			return err
+		}
+	}
 	srv, err := web.New(web.Options{
+		Logs:          store,
 		ListenAddress: cfg.Web.ListenAddress,
 		Gatherer:      reg,
 		Reload:        reloader.Reload,
@@ -169,11 +185,12 @@ func (c *serveCommand) run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
-		rcv, err := newTrapReceiver(cfg, reloader, snd, logger, reg)
+		rcv, err := newTrapReceiver(cfg, reloader, snd, recordWriter, logger, reg)
 		if err != nil {
 			return &exitError{code: 1, err: err}
 		}
 		g.Go(func() error { return rcv.Run(ctx) })
+		g.Go(func() error { return recordWriter.Run(ctx) })
 	}
 	if c.cmd.FullCommand() == "run" {
 		am, err := c.embeddedAlertmanager(cfg, logger, reg)

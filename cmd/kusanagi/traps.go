@@ -10,13 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kusanagi-dev/kusanagi/internal/config"
+	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
 	"github.com/kusanagi-dev/kusanagi/traps"
 )
 
 // newTrapReceiver builds the trap receiver from the config's traps section.
-func newTrapReceiver(cfg *config.Config, catalogue *rules.Reloader, snd *sender.Sender, logger *slog.Logger, reg prometheus.Registerer) (*traps.Receiver, error) {
+func newTrapReceiver(cfg *config.Config, catalogue *rules.Reloader, snd *sender.Sender, records *logs.Writer, logger *slog.Logger, reg prometheus.Registerer) (*traps.Receiver, error) {
 	tc := cfg.Traps
 	var users []traps.User
 	for _, u := range tc.Users {
@@ -50,6 +51,7 @@ func newTrapReceiver(cfg *config.Config, catalogue *rules.Reloader, snd *sender.
 		Changed:           catalogue.Changed,
 		Names:             names,
 		Sender:            snd,
+		Records:           records,
 		Logger:            logger,
 		Registerer:        reg,
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,6 +87,7 @@ traps:
 
 	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "kusanagi.yaml"), "--data.dir="+filepath.Join(dir, "data"),
 		"--web.listen-address=[::1]:0", fmt.Sprintf("--alertmanager.listen-address=[::1]:%d", amPort), "--traps.listen-address=[::1]:0")
+	webAddr := p.waitLog(`msg=listening component=web address=(\S+)`)[1]
 	trapAddr := p.waitLog(`msg="listening for traps".* address=(\S+)`)[1]
 	p.waitLog(`msg="alertmanager ready"`)
 	am := fmt.Sprintf("http://[::1]:%d", amPort)
@@ -121,6 +123,27 @@ traps:
 	waitUntil(t, func() bool { return len(alertsAt(t, am, "FanFailed")) == 1 })
 	if f := alertsAt(t, am, "FanFailed")[0]; f.Labels["fan"] != "fan-tray-2" {
 		t.Fatalf("FanFailed: %+v", f)
+	}
+
+	// Every trap is in the log store, searchable like logs.
+	var res struct {
+		Status string `json:"status"`
+		Data   []struct {
+			Message string            `json:"message"`
+			Fields  map[string]string `json:"fields"`
+		} `json:"data"`
+	}
+	q := url.QueryEscape(`event.dataset:snmp.trap AND event.code:"KUSANAGI-TEST-MIB::kusanagiTestFanFailed"`)
+	waitUntil(t, func() bool {
+		getJSON(t, "http://"+webAddr+"/api/v1/logs?since=10m&query="+q, &res)
+		return len(res.Data) == 1
+	})
+	if res.Data[0].Fields["snmp.user"] != "noc" || res.Data[0].Fields["snmp.varbind.KUSANAGI-TEST-MIB.kusanagiTestFanName"] != "fan-tray-2" {
+		t.Fatalf("stored trap: %+v", res.Data[0])
+	}
+	getJSON(t, "http://"+webAddr+"/api/v1/logs?since=10m&query="+url.QueryEscape("event.dataset:snmp.trap"), &res)
+	if len(res.Data) != 3 {
+		t.Fatalf("%d traps stored, want 3 (linkDown, linkUp, the inform)", len(res.Data))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kusanagi-dev/kusanagi/ipv6"
+	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
 )
 
@@ -29,7 +30,9 @@ type Options struct {
 	Reload func() error
 	// Catalogue returns the catalogue in force.
 	Catalogue func() *rules.Catalogue
-	Logger    *slog.Logger
+	// Logs, when set, is searched by GET /api/v1/logs.
+	Logs   logs.Store
+	Logger *slog.Logger
 }
 
 // Server is the web endpoint.
@@ -64,6 +67,7 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /-/ready", s.serveReady)
 	mux.HandleFunc("/-/reload", s.serveReload)
 	mux.HandleFunc("GET /api/v1/catalogue", s.serveCatalogue)
+	mux.HandleFunc("GET /api/v1/logs", s.serveLogs)
 	mux.HandleFunc("GET /{$}", s.serveStatus)
 	s.handler = mux
 	return s, nil

@@ -1,0 +1,236 @@
+package embedded
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/query"
+)
+
+// The query tree becomes one SQL condition over the records table: text
+// fields through the FTS5 index (words, phrases, prefixes), keyword fields
+// through the JSON document (exact values, wildcards, CIDRs, ranges).
+
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("kusanagi_cidr", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		prefix, _ := args[0].(string)
+		value, _ := args[1].(string)
+		p, err := netip.ParsePrefix(prefix)
+		if err != nil {
+			return false, nil
+		}
+		a, err := netip.ParseAddr(value)
+		return err == nil && p.Contains(a.Unmap()), nil
+	})
+	sqlite.MustRegisterDeterministicScalarFunction("kusanagi_wildcard", 3, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		pattern, _ := args[0].(string)
+		value, _ := args[1].(string)
+		words, _ := args[2].(int64)
+		re, err := wildcardRE(pattern, words == 1)
+		if err != nil {
+			return false, nil
+		}
+		if words == 1 {
+			for _, w := range splitWords(value) {
+				if re.MatchString(w) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+		return re.MatchString(value), nil
+	})
+}
+
+var wildcardCache = struct {
+	sync.Mutex
+	m map[string]*regexp.Regexp
+}{m: map[string]*regexp.Regexp{}}
+
+// wildcardRE compiles an Elasticsearch wildcard pattern (* any run, ? one
+// character, backslash escapes) to an anchored regular expression; text
+// fields match case-insensitively, as their analyzed words do.
+func wildcardRE(pattern string, fold bool) (*regexp.Regexp, error) {
+	key := strconv.FormatBool(fold) + pattern
+	wildcardCache.Lock()
+	defer wildcardCache.Unlock()
+	if re, ok := wildcardCache.m[key]; ok {
+		return re, nil
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	if fold {
+		b.WriteString("(?i)")
+	}
+	escaped := false
+	for _, r := range pattern {
+		switch {
+		case escaped:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+			escaped = false
+		case r == '\\':
+			escaped = true
+		case r == '*':
+			b.WriteString(".*")
+		case r == '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err == nil && len(wildcardCache.m) < 1000 {
+		wildcardCache.m[key] = re
+	}
+	return re, err
+}
+
+func splitWords(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
+	})
+}
+
+// ftsColumn maps a text field to its FTS5 column.
+var ftsColumn = map[string]string{"message": "message", "event.original": "original"}
+
+type translator struct {
+	args []any
+}
+
+func (t *translator) arg(v any) string {
+	t.args = append(t.args, v)
+	return "?"
+}
+
+func jsonField(field string) string {
+	return fmt.Sprintf(`json_extract(doc, '$."%s"')`, strings.ReplaceAll(field, `"`, ``))
+}
+
+// ftsString quotes s as one FTS5 string (a word or a phrase).
+func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func (t *translator) fts(field, expr string) string {
+	return "id IN (SELECT rowid FROM records_text WHERE records_text MATCH " + t.arg("{"+ftsColumn[field]+"} : "+expr) + ")"
+}
+
+func (t *translator) node(n query.Node) (string, error) {
+	switch n := n.(type) {
+	case query.And:
+		return t.join(n.Nodes, " AND ")
+	case query.Or:
+		return t.join(n.Nodes, " OR ")
+	case query.Not:
+		inner, err := t.node(n.Node)
+		return "NOT (" + inner + ")", err
+	case query.Term:
+		if logs.TextFields[n.Field] {
+			return t.fts(n.Field, ftsString(n.Value)), nil
+		}
+		if n.Field == "host.ip" && strings.Contains(n.Value, "/") {
+			if _, err := netip.ParsePrefix(n.Value); err != nil {
+				return "", fmt.Errorf("host.ip:%s: %v", n.Value, err)
+			}
+			return "kusanagi_cidr(" + t.arg(n.Value) + ", " + jsonField(n.Field) + ")", nil
+		}
+		if n.Field == "host.ip" {
+			if a, err := netip.ParseAddr(n.Value); err == nil {
+				return jsonField(n.Field) + " = " + t.arg(a.Unmap().String()), nil
+			}
+		}
+		return jsonField(n.Field) + " = " + t.arg(n.Value), nil
+	case query.Phrase:
+		if logs.TextFields[n.Field] {
+			return t.fts(n.Field, ftsString(n.Text)), nil
+		}
+		return jsonField(n.Field) + " = " + t.arg(n.Text), nil
+	case query.Wildcard:
+		words := 0
+		if logs.TextFields[n.Field] {
+			if prefix, ok := strings.CutSuffix(n.Pattern, "*"); ok && prefix != "" && !strings.ContainsAny(prefix, `*?\`) && len(splitWords(prefix)) == 1 && splitWords(prefix)[0] == prefix {
+				return t.fts(n.Field, ftsString(prefix)+"*"), nil
+			}
+			words = 1
+		}
+		return "kusanagi_wildcard(" + t.arg(n.Pattern) + ", " + jsonField(n.Field) + ", " + strconv.Itoa(words) + ")", nil
+	case query.Range:
+		return t.rangeCond(n)
+	case query.Exists:
+		return jsonField(n.Field) + " IS NOT NULL", nil
+	}
+	return "", fmt.Errorf("unsupported query node %T", n)
+}
+
+func (t *translator) join(nodes []query.Node, op string) (string, error) {
+	parts := make([]string, len(nodes))
+	for i, n := range nodes {
+		p, err := t.node(n)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = "(" + p + ")"
+	}
+	return strings.Join(parts, op), nil
+}
+
+// rangeCond compares numbers as numbers when both bounds are numbers, the
+// time field as time, and everything else as text.
+func (t *translator) rangeCond(r query.Range) (string, error) {
+	col := jsonField(r.Field)
+	conv := func(s string) (any, error) { return s, nil }
+	lo, hi := r.Lo, r.Hi
+	numeric := (lo == "" || isNumber(lo)) && (hi == "" || isNumber(hi))
+	switch {
+	case r.Field == "@timestamp":
+		col = "ts"
+		conv = func(s string) (any, error) {
+			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+				if ts, err := time.Parse(layout, s); err == nil {
+					return ts.UnixNano(), nil
+				}
+			}
+			return nil, fmt.Errorf("@timestamp bound %q is not a date (2026-11-25, RFC 3339)", s)
+		}
+	case numeric:
+		col = "CAST(" + col + " AS REAL)"
+		conv = func(s string) (any, error) { return strconv.ParseFloat(s, 64) }
+	}
+	var conds []string
+	for _, b := range []struct {
+		v         string
+		op, opInc string
+		inc       bool
+	}{{lo, ">", ">=", r.IncludeLo}, {hi, "<", "<=", r.IncludeHi}} {
+		if b.v == "" {
+			continue
+		}
+		v, err := conv(b.v)
+		if err != nil {
+			return "", err
+		}
+		op := b.op
+		if b.inc {
+			op = b.opInc
+		}
+		conds = append(conds, col+" "+op+" "+t.arg(v))
+	}
+	if len(conds) == 0 {
+		return jsonField(r.Field) + " IS NOT NULL", nil
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}

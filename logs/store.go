@@ -1,0 +1,62 @@
+// Package logs holds what Kusanagi stores and searches: log records (syslog
+// lines, raw SNMP traps) with Elastic Common Schema field names, and the
+// store interface its backends (the embedded store, Elasticsearch)
+// implement, queried with the catalogue's one query form.
+package logs
+
+import (
+	"context"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs/query"
+)
+
+// Record is one stored event. Fields are ECS names ("log.syslog.appname",
+// "event.code", "snmp.trap.oid"); Message, Original, HostIP and HostName
+// are the ECS fields every record has.
+type Record struct {
+	Timestamp time.Time         `json:"@timestamp"`
+	Message   string            `json:"message"`
+	Original  string            `json:"event.original,omitempty"`
+	HostIP    string            `json:"host.ip,omitempty"`
+	HostName  string            `json:"host.name,omitempty"`
+	Fields    map[string]string `json:"fields,omitempty"`
+}
+
+// Field returns a field by its ECS name, including the fixed ones.
+func (r *Record) Field(name string) (string, bool) {
+	switch name {
+	case "message":
+		return r.Message, true
+	case "event.original":
+		return r.Original, r.Original != ""
+	case "host.ip":
+		return r.HostIP, r.HostIP != ""
+	case "host.name":
+		return r.HostName, r.HostName != ""
+	}
+	v, ok := r.Fields[name]
+	return v, ok
+}
+
+// TextFields are analyzed: a term matches a word in them, case-insensitively.
+// Every other field is a keyword: a term matches the whole value.
+var TextFields = map[string]bool{"message": true, "event.original": true}
+
+// Store is a log store.
+type Store interface {
+	// Write stores records durably before returning.
+	Write(ctx context.Context, records []Record) error
+	// Search returns up to limit records matching q in [from, to), newest first.
+	Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]Record, error)
+	// Count counts records matching q in [from, to) per distinct value set
+	// of groupBy (one entry with no values when groupBy is empty).
+	Count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]GroupCount, error)
+	Close() error
+}
+
+// GroupCount is the count of one group.
+type GroupCount struct {
+	Group map[string]string
+	Count int64
+}
