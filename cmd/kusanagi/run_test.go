@@ -38,10 +38,10 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 type process struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	log   strings.Builder
+	t   *testing.T
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	log strings.Builder
 }
 
 func startKusanagi(t *testing.T, args ...string) *process {
