@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 	"unicode"
@@ -28,6 +29,15 @@ type VarbindLookup func(nameOrOID string) (string, bool)
 type Template struct {
 	text string
 	tmpl *template.Template // nil when text has no actions
+
+	// trapClones are copies of tmpl whose varbind function reads the trap
+	// being matched: cloning per trap would cost more than matching it.
+	trapClones sync.Pool
+}
+
+type trapClone struct {
+	tmpl   *template.Template
+	lookup VarbindLookup
 }
 
 // Same idea as Prometheus's template expander: the prelude defines
@@ -104,15 +114,23 @@ func (t *Template) ExecuteTrap(data TemplateData, varbinds VarbindLookup) (strin
 	if t.tmpl == nil {
 		return t.text, nil
 	}
-	tmpl, err := t.tmpl.Clone()
-	if err != nil {
-		return "", err
+	c, _ := t.trapClones.Get().(*trapClone)
+	if c == nil {
+		tmpl, err := t.tmpl.Clone()
+		if err != nil {
+			return "", err
+		}
+		c = &trapClone{tmpl: tmpl}
+		tmpl.Funcs(template.FuncMap{"varbind": func(name string) string {
+			v, _ := c.lookup(name)
+			return v
+		}})
 	}
-	tmpl.Funcs(template.FuncMap{"varbind": func(name string) string {
-		v, _ := varbinds(name)
-		return v
-	}})
-	return t.execute(tmpl, data)
+	c.lookup = varbinds
+	out, err := t.execute(c.tmpl, data)
+	c.lookup = nil
+	t.trapClones.Put(c)
+	return out, err
 }
 
 func (t *Template) execute(tmpl *template.Template, data TemplateData) (string, error) {

@@ -109,10 +109,9 @@ func instance(t *Trap, trusted []netip.Prefix) string {
 	return addr.String()
 }
 
-// build renders the alert a trap raises: the alert's labels, the source's
-// labels from varbinds, alertname, severity and instance; then annotations
-// from those labels.
-func (s *source) build(t *Trap, names *Names, inst string) (labels, annotations map[string]string, err error) {
+// labels renders the labels a trap gives the alert: the alert's labels, the
+// source's labels from varbinds, alertname, severity and instance.
+func (s *source) labels(t *Trap, names *Names, inst string) (map[string]string, error) {
 	lookup := func(name string) (string, bool) {
 		oid, err := names.Resolve(name)
 		if err != nil {
@@ -121,19 +120,19 @@ func (s *source) build(t *Trap, names *Names, inst string) (labels, annotations 
 		return t.Lookup(oid)
 	}
 	tmpl := s.alert.Templates()
-	labels = map[string]string{}
+	labels := make(map[string]string, len(tmpl.Labels)+len(s.src.LabelTemplates())+3)
 	data := rules.TemplateData{Labels: map[string]string{"instance": inst}, Value: 1}
 	for name, lt := range tmpl.Labels {
 		v, err := lt.Execute(data)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		labels[name] = v
 	}
 	for name, lt := range s.src.LabelTemplates() {
 		v, err := lt.ExecuteTrap(data, lookup)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		labels[name] = v
 	}
@@ -145,23 +144,31 @@ func (s *source) build(t *Trap, names *Names, inst string) (labels, annotations 
 			delete(labels, k) // as in Prometheus, an empty label is no label
 		}
 	}
-	annotations = map[string]string{}
-	data = rules.TemplateData{Labels: labels, Value: 1}
+	return labels, nil
+}
+
+// annotations renders the alert's annotations from its labels. They are
+// rendered only for alerts that are sent, not for folded repeats.
+func (s *source) annotations(t *Trap, names *Names, labels map[string]string) (map[string]string, error) {
+	tmpl := s.alert.Templates()
+	out := map[string]string{}
+	data := rules.TemplateData{Labels: labels, Value: 1}
+	var err error
 	for name, at := range map[string]*rules.Template{"summary": tmpl.Summary, "description": tmpl.Description, "runbook_url": tmpl.RunbookURL} {
 		if at == nil || at.Text() == "" {
 			continue
 		}
-		if annotations[name], err = at.Execute(data); err != nil {
-			return nil, nil, err
+		if out[name], err = at.Execute(data); err != nil {
+			return nil, err
 		}
 	}
 	for name, at := range tmpl.Annotations {
-		if annotations[name], err = at.Execute(data); err != nil {
-			return nil, nil, err
+		if out[name], err = at.Execute(data); err != nil {
+			return nil, err
 		}
 	}
-	annotations["trap_oid"] = names.Name(t.OID)
-	return labels, annotations, nil
+	out["trap_oid"] = names.Name(t.OID)
+	return out, nil
 }
 
 // key identifies one instance of a fault: the alert, the sender and the
@@ -193,35 +200,48 @@ type fault struct {
 }
 
 // raise returns the alert to send for a fault trap, or false when it is a
-// repeat within the fold window.
-func (f *faults) raise(key string, labels, annotations map[string]string, resolveAfter time.Duration, now time.Time, generatorURL string) (sender.Alert, bool) {
+// repeat within the fold window. annotate renders the annotations of an
+// alert that is sent.
+func (f *faults) raise(key string, labels map[string]string, annotate func() (map[string]string, error), resolveAfter time.Duration, now time.Time, generatorURL string) (sender.Alert, bool, error) {
 	if a, ok := f.active[key]; ok && now.Before(a.alert.EndsAt) {
 		if now.Sub(a.lastSent) < f.fold && maps.Equal(a.alert.Labels, labels) {
-			return sender.Alert{}, false
+			return sender.Alert{}, false, nil
+		}
+		annotations, err := annotate()
+		if err != nil {
+			return sender.Alert{}, false, err
 		}
 		a.alert.Labels, a.alert.Annotations = labels, annotations
 		a.alert.EndsAt = now.Add(resolveAfter)
 		a.lastSent = now
-		return a.alert, true
+		return a.alert, true, nil
+	}
+	annotations, err := annotate()
+	if err != nil {
+		return sender.Alert{}, false, err
 	}
 	a := &fault{alert: sender.Alert{
 		Labels: labels, Annotations: annotations, StartsAt: now, EndsAt: now.Add(resolveAfter), GeneratorURL: generatorURL,
 	}, lastSent: now}
 	f.active[key] = a
-	return a.alert, true
+	return a.alert, true, nil
 }
 
 // clear returns the resolve for key. A fault this process did not raise
 // (it restarted since) is resolved with the labels the clear trap gives,
 // which match whenever the source's labels come from varbinds both traps
 // carry.
-func (f *faults) clear(key string, labels, annotations map[string]string, now time.Time) sender.Alert {
+func (f *faults) clear(key string, labels map[string]string, annotate func() (map[string]string, error), now time.Time) (sender.Alert, error) {
 	if a, ok := f.active[key]; ok {
 		delete(f.active, key)
 		a.alert.EndsAt = now
-		return a.alert
+		return a.alert, nil
 	}
-	return sender.Alert{Labels: labels, Annotations: annotations, StartsAt: now, EndsAt: now}
+	annotations, err := annotate()
+	if err != nil {
+		return sender.Alert{}, err
+	}
+	return sender.Alert{Labels: labels, Annotations: annotations, StartsAt: now, EndsAt: now}, nil
 }
 
 // expire forgets faults past their endsAt.

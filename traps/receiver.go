@@ -327,15 +327,20 @@ func (r *Receiver) Process(t *Trap) {
 		if !s.fromAllowedSender(netip.MustParseAddr(inst)) || !s.varbindsMatch(t) {
 			continue
 		}
-		labels, annotations, err := s.build(t, r.opts.Names, inst)
+		labels, err := s.labels(t, r.opts.Names, inst)
 		if err != nil {
 			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
 			continue
 		}
 		matched = true
+		annotate := func() (map[string]string, error) { return s.annotations(t, r.opts.Names, labels) }
 		r.mu.Lock()
-		a, send := r.faults.raise(s.key(labels), labels, annotations, time.Duration(s.src.ResolveAfter), t.Received, r.opts.GeneratorURL)
+		a, send, err := r.faults.raise(s.key(labels), labels, annotate, time.Duration(s.src.ResolveAfter), t.Received, r.opts.GeneratorURL)
 		r.mu.Unlock()
+		if err != nil {
+			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
+			continue
+		}
 		if !send {
 			r.metrics.folded.Inc()
 			continue
@@ -347,22 +352,31 @@ func (r *Receiver) Process(t *Trap) {
 		if !s.fromAllowedSender(netip.MustParseAddr(inst)) {
 			continue
 		}
-		labels, annotations, err := s.build(t, r.opts.Names, inst)
+		labels, err := s.labels(t, r.opts.Names, inst)
 		if err != nil {
 			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
 			continue
 		}
 		matched = true
+		annotate := func() (map[string]string, error) { return s.annotations(t, r.opts.Names, labels) }
 		r.mu.Lock()
-		a := r.faults.clear(s.key(labels), labels, annotations, t.Received)
+		a, err := r.faults.clear(s.key(labels), labels, annotate, t.Received)
 		r.mu.Unlock()
+		if err != nil {
+			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
+			continue
+		}
 		out = append(out, a)
 		r.metrics.alerts.WithLabelValues("resolved").Inc()
 	}
 	if !matched {
 		r.metrics.unmatched.Inc()
 		if r.opts.UnknownTrapAlert {
-			out = append(out, r.unknownTrap(t, inst))
+			if a, send := r.unknownTrap(t, inst); send {
+				out = append(out, a)
+			} else {
+				r.metrics.folded.Inc()
+			}
 		}
 	} else {
 		r.metrics.matched.Inc()
@@ -374,15 +388,16 @@ func (r *Receiver) Process(t *Trap) {
 	}
 }
 
-func (r *Receiver) unknownTrap(t *Trap, inst string) sender.Alert {
+func (r *Receiver) unknownTrap(t *Trap, inst string) (sender.Alert, bool) {
 	name := r.opts.Names.Name(t.OID)
 	labels := map[string]string{"alertname": "UnknownTrap", "severity": "info", "instance": inst, "trap_oid": t.OID}
+	annotate := func() (map[string]string, error) {
+		return map[string]string{"summary": fmt.Sprintf("%s sent %s, which no catalogue entry matches", inst, name)}, nil
+	}
 	r.mu.Lock()
-	a, _ := r.faults.raise("UnknownTrap\x00"+inst+"\x00"+t.OID, labels,
-		map[string]string{"summary": fmt.Sprintf("%s sent %s, which no catalogue entry matches", inst, name)},
-		time.Hour, t.Received, r.opts.GeneratorURL)
+	a, send, _ := r.faults.raise("UnknownTrap\x00"+inst+"\x00"+t.OID, labels, annotate, time.Hour, t.Received, r.opts.GeneratorURL)
 	r.mu.Unlock()
-	return a
+	return a, send
 }
 
 type metrics struct {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -69,6 +70,9 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /api/v1/catalogue", s.serveCatalogue)
 	mux.HandleFunc("GET /api/v1/logs", s.serveLogs)
 	mux.HandleFunc("GET /{$}", s.serveStatus)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	s.handler = mux
 	return s, nil
 }

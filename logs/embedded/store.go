@@ -61,25 +61,6 @@ func Open(dir string) (*Store, error) {
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// document flattens a record into the JSON kept per row.
-func document(r *logs.Record) ([]byte, error) {
-	doc := make(map[string]string, len(r.Fields)+5)
-	for k, v := range r.Fields {
-		doc[k] = v
-	}
-	doc["message"] = r.Message
-	if r.Original != "" {
-		doc["event.original"] = r.Original
-	}
-	if r.HostIP != "" {
-		doc["host.ip"] = r.HostIP
-	}
-	if r.HostName != "" {
-		doc["host.name"] = r.HostName
-	}
-	return json.Marshal(doc)
-}
-
 func record(ts int64, doc string) (logs.Record, error) {
 	var m map[string]string
 	if err := json.Unmarshal([]byte(doc), &m); err != nil {

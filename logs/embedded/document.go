@@ -1,0 +1,85 @@
+package embedded
+
+import (
+	"sort"
+	"unicode/utf8"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+)
+
+// document flattens a record into the JSON object kept per row. It is
+// written by hand because encoding/json's map encoding (reflection, sorted
+// keys through an interface) was the largest cost of storing a record.
+func document(r *logs.Record) ([]byte, error) {
+	keys := make([]string, 0, len(r.Fields))
+	for k := range r.Fields {
+		switch k {
+		case "message", "event.original", "host.ip", "host.name":
+			continue // the record's own fields win
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := make([]byte, 0, 64+len(r.Message)+len(r.Original)+32*len(keys))
+	b = append(b, '{')
+	b = appendPair(b, "message", r.Message, false)
+	if r.Original != "" {
+		b = appendPair(b, "event.original", r.Original, true)
+	}
+	if r.HostIP != "" {
+		b = appendPair(b, "host.ip", r.HostIP, true)
+	}
+	if r.HostName != "" {
+		b = appendPair(b, "host.name", r.HostName, true)
+	}
+	for _, k := range keys {
+		b = appendPair(b, k, r.Fields[k], true)
+	}
+	return append(b, '}'), nil
+}
+
+func appendPair(b []byte, k, v string, comma bool) []byte {
+	if comma {
+		b = append(b, ',')
+	}
+	b = appendJSONString(b, k)
+	b = append(b, ':')
+	return appendJSONString(b, v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
