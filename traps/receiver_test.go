@@ -68,7 +68,8 @@ const testCatalogue = `alerts:
 
 var testUsers = []User{
 	{Name: "noc-sha-aes", AuthProtocol: "SHA", AuthPassphrase: "authpass-123", PrivProtocol: "AES", PrivPassphrase: "privpass-123"},
-	{Name: "noc-sha512-aes256", AuthProtocol: "SHA512", AuthPassphrase: "authpass-512", PrivProtocol: "AES256C", PrivPassphrase: "privpass-256"},
+	{Name: "noc-sha512-aes256", AuthProtocol: "SHA512", AuthPassphrase: "authpass-512", PrivProtocol: "AES256", PrivPassphrase: "privpass-256"},
+	{Name: "noc-sha224-aes192", AuthProtocol: "SHA224", AuthPassphrase: "authpass-224", PrivProtocol: "AES192", PrivPassphrase: "privpass-192"},
 	{Name: "noc-md5-des", AuthProtocol: "MD5", AuthPassphrase: "authpass-md5", PrivProtocol: "DES", PrivPassphrase: "privpass-des"},
 }
 
@@ -161,6 +162,14 @@ func TestNetSNMPTrapsRaiseAndResolve(t *testing.T) {
 		{"v3 authPriv MD5/DES", "snmptrap", func(dst, oid string) []string {
 			return append([]string{"-v", "3", "-u", "noc-md5-des", "-l", "authPriv", "-a", "MD5", "-A", "authpass-md5",
 				"-x", "DES", "-X", "privpass-des", "-e", "0x80001f8880aabbccddeeff0011", "udp:" + dst, "", oid}, linkVarbinds...)
+		}, "127.0.0.1"},
+		{"v3 authPriv SHA-512/AES-256", "snmptrap", func(dst, oid string) []string {
+			return append([]string{"-v", "3", "-u", "noc-sha512-aes256", "-l", "authPriv", "-a", "SHA-512", "-A", "authpass-512",
+				"-x", "AES-256", "-X", "privpass-256", "-e", "0x80001f8880aabbccddeeff0022", "udp6:" + dst, "", oid}, linkVarbinds...)
+		}, "::1"},
+		{"v3 authPriv SHA-224/AES-192", "snmptrap", func(dst, oid string) []string {
+			return append([]string{"-v", "3", "-u", "noc-sha224-aes192", "-l", "authPriv", "-a", "SHA-224", "-A", "authpass-224",
+				"-x", "AES-192", "-X", "privpass-192", "-e", "0x80001f8880aabbccddeeff0033", "udp:" + dst, "", oid}, linkVarbinds...)
 		}, "127.0.0.1"},
 		{"v2c inform over IPv6", "snmpinform", func(dst, oid string) []string {
 			return append([]string{"-v", "2c", "-c", "s3cret", "-t", "2", "-r", "1", "udp6:" + dst, "", oid}, linkVarbinds...)
