@@ -148,6 +148,11 @@ func TestDeliversToEveryAlertmanagerInBatches(t *testing.T) {
 			}
 		}
 		am.mu.Unlock()
+		// The server has the alerts before the sender has its answer.
+		deadline := time.Now().Add(5 * time.Second)
+		for testutil.ToFloat64(s.metrics.sent.WithLabelValues(am.srv.URL)) != 25 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		if v := testutil.ToFloat64(s.metrics.sent.WithLabelValues(am.srv.URL)); v != 25 {
 			t.Errorf("kusanagi_sender_alerts_sent_total{alertmanager=%q} = %v, want 25", am.srv.URL, v)
 		}
