@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/kusanagi-dev/kusanagi/internal/opts"
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
@@ -69,11 +70,11 @@ func (o *Options) validate() error {
 	if len(o.ListenAddresses) == 0 {
 		o.ListenAddresses = []string{"[::]:9162"}
 	}
-	setDefault(&o.ReceiveBuffer, 16<<20)
-	setDefault(&o.Readers, 2)
-	setDefault(&o.Workers, runtime.GOMAXPROCS(0))
-	setDefault(&o.QueueSize, 65536)
-	setDefault(&o.FoldWindow, time.Minute)
+	opts.Default(&o.ReceiveBuffer, 16<<20)
+	opts.Default(&o.Readers, 2)
+	opts.Default(&o.Workers, runtime.GOMAXPROCS(0))
+	opts.Default(&o.QueueSize, 65536)
+	opts.Default(&o.FoldWindow, time.Minute)
 	if o.Names == nil {
 		o.Names = NewNames()
 	}
@@ -89,13 +90,6 @@ func (o *Options) validate() error {
 		}
 	}
 	return nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // Receiver is the trap receiver.

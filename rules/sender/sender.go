@@ -26,6 +26,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+
+	"github.com/kusanagi-dev/kusanagi/internal/opts"
 )
 
 // Alert is an alert as Alertmanager API v2 takes it (PostableAlert).
@@ -64,12 +66,12 @@ func (o *Options) validate() error {
 	if len(o.Alertmanagers) == 0 {
 		return errors.New("no Alertmanager URLs")
 	}
-	setDefault(&o.QueueCapacity, 10000)
-	setDefault(&o.MaxBatchSize, 256)
-	setDefault(&o.Timeout, 10*time.Second)
-	setDefault(&o.MinBackoff, 100*time.Millisecond)
-	setDefault(&o.MaxBackoff, 10*time.Second)
-	setDefault(&o.DrainTimeout, 5*time.Second)
+	opts.Default(&o.QueueCapacity, 10000)
+	opts.Default(&o.MaxBatchSize, 256)
+	opts.Default(&o.Timeout, 10*time.Second)
+	opts.Default(&o.MinBackoff, 100*time.Millisecond)
+	opts.Default(&o.MaxBackoff, 10*time.Second)
+	opts.Default(&o.DrainTimeout, 5*time.Second)
 	if o.QueueCapacity < 0 || o.MaxBatchSize < 0 || o.Timeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < o.MinBackoff {
 		return fmt.Errorf("invalid sender options: queue capacity %d, batch size %d, timeout %s, backoff %s..%s",
 			o.QueueCapacity, o.MaxBatchSize, o.Timeout, o.MinBackoff, o.MaxBackoff)
@@ -84,13 +86,6 @@ func (o *Options) validate() error {
 		o.Registerer = prometheus.NewRegistry()
 	}
 	return nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // Sender queues alerts and delivers them. Create it with New, start it with
