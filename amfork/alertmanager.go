@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
 	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
@@ -96,16 +97,18 @@ func (am *Alertmanager) Reload(ctx context.Context) error {
 func (am *Alertmanager) etcdClient() (*clientv3.Client, func(), error) {
 	o := am.opts
 	endpoints := o.Etcd.Endpoints
-	closeEmbedded := func() {}
 	if len(endpoints) == 0 {
 		e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: filepath.Join(o.StoragePath, "etcd")})
 		if err != nil {
 			return nil, nil, err
 		}
-		endpoints = e.Endpoints()
-		closeEmbedded = e.Close
-		am.logger.Info("started embedded etcd", "component", "alertstore", "endpoints", endpoints, "dir", filepath.Join(o.StoragePath, "etcd"))
+		am.logger.Info("started embedded etcd", "component", "alertstore", "endpoints", e.Endpoints(), "dir", filepath.Join(o.StoragePath, "etcd"))
+		// In-process calls: no gRPC, HTTP/2 or loopback between the
+		// Alertmanager and its own etcd.
+		c := v3client.New(e.Etcd.Server)
+		return c, func() { c.Close(); e.Close() }, nil
 	}
+	closeEmbedded := func() {}
 	cfg := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: o.Etcd.DialTimeout,
