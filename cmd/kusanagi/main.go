@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
 		newCheckCommand(app, stdout, stderr),
 		newSendTrapCommand(app, stdout),
+		newLogsQueryCommand(app, stdout),
 		newVersionCommand(app, stdout),
 	)
 

@@ -145,6 +145,19 @@ traps:
 	if len(res.Data) != 3 {
 		t.Fatalf("%d traps stored, want 3 (linkDown, linkUp, the inform)", len(res.Data))
 	}
+
+	// kusanagi logs query, the command-line client of the same endpoint.
+	var lq strings.Builder
+	if code := run(t.Context(), []string{"logs", "query", "--url=http://" + webAddr, "--since=10m", `event.code:"IF-MIB::linkUp"`}, &lq, &lq); code != 0 {
+		t.Fatalf("logs query exited %d: %s", code, lq.String())
+	}
+	if out := lq.String(); strings.Count(out, "IF-MIB::linkUp from ::1") != 1 || !strings.Contains(out, `snmp.community="s3cret"`) {
+		t.Fatalf("kusanagi logs query:\n%s", out)
+	}
+	lq.Reset()
+	if code := run(t.Context(), []string{"logs", "query", "--url=http://" + webAddr, "message:(unbalanced"}, &lq, &lq); code != 1 || !strings.Contains(lq.String(), "query column") {
+		t.Fatalf("a bad query: exit %d: %s", code, lq.String())
+	}
 }
 
 func readFile(t *testing.T, path string) string {
