@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var commands []command
 	commands = append(commands,
 		newServeCommand(app, "run", "Run every component in one process (all-in-one), on embedded defaults unless --config.file is given.", newLogger),
-		newServeCommand(app, "rules", "Run the catalogue and the alert sender (the log-query evaluator joins with issue 6).", newLogger),
+		newServeCommand(app, "rules", "Run the catalogue's log-query alerts (scheduled queries against the log store) and the alert sender.", newLogger),
 		newAlertmanagerCommand(app, newLogger),
 		newServeCommand(app, "traps", "Run the SNMP trap receiver (v1, v2c, v3, informs) with the catalogue and the alert sender.", newLogger),
 		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),

@@ -23,9 +23,11 @@ import (
 	"github.com/kusanagi-dev/kusanagi/examples"
 	"github.com/kusanagi-dev/kusanagi/internal/config"
 	"github.com/kusanagi-dev/kusanagi/internal/web"
+	"github.com/kusanagi-dev/kusanagi/ipv6"
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/rules"
+	"github.com/kusanagi-dev/kusanagi/rules/logeval"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
 )
 
@@ -160,7 +162,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 	var store logs.Store
 	var recordWriter *logs.Writer
-	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
+	if name := c.cmd.FullCommand(); name == "run" || name == "traps" || name == "rules" {
 		es, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
 		if err != nil {
 			return err
@@ -184,6 +186,16 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	if name := c.cmd.FullCommand(); name == "run" || name == "rules" {
+		ev, err := logeval.New(logeval.Options{
+			Catalogue: reloader.Current, Changed: reloader.Changed, Store: store, Sender: snd,
+			ExternalURL: webURL(cfg), Logger: logger, Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return ev.Run(ctx) })
+	}
 	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
 		rcv, err := newTrapReceiver(cfg, reloader, snd, recordWriter, logger, reg)
 		if err != nil {
@@ -243,6 +255,19 @@ func (c *serveCommand) embeddedAlertmanager(cfg *config.Config, logger *slog.Log
 		Registerer:    reg,
 		Gatherer:      reg,
 	})
+}
+
+// webURL is how alerts link back to the log search: web.external_url, or
+// the listen address made dialable.
+func webURL(cfg *config.Config) string {
+	if cfg.Web.ExternalURL != "" {
+		return cfg.Web.ExternalURL
+	}
+	host, err := ipv6.URLHost(cfg.Web.ListenAddress)
+	if err != nil {
+		return ""
+	}
+	return "http://" + host
 }
 
 func reloadOnSIGHUP(ctx context.Context, r *rules.Reloader, logger *slog.Logger) error {

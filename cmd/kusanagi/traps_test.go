@@ -56,6 +56,15 @@ func TestTrapToAlertmanagerEndToEnd(t *testing.T) {
         labels:
           ifIndex: '{{ varbind "IF-MIB::ifIndex" }}'
           ifName: '{{ varbind "IF-MIB::ifDescr" }}'
+  - name: TrapStorm
+    severity: warning
+    summary: '{{ $value }} traps from {{ $labels.host_ip }} in 30s'
+    logs:
+      - query: 'event.dataset:snmp.trap AND source.ip:"::1"'
+        every: 1s
+        window: 30s
+        group_by: [host.ip]
+        condition: count >= 2
   - name: FanFailed
     severity: minor
     summary: 'Fan {{ .Labels.fan }} failed on {{ .Labels.instance }}'
@@ -111,6 +120,12 @@ traps:
 	}
 	snmptrap("1.3.6.1.6.3.1.1.5.4")
 	waitUntil(t, func() bool { return len(alertsAt(t, am, "InterfaceDown")) == 0 })
+
+	// The two traps are log records too: the log-query rule counts them.
+	waitUntil(t, func() bool { return len(alertsAt(t, am, "TrapStorm")) == 1 })
+	if s := alertsAt(t, am, "TrapStorm")[0]; s.Labels["host_ip"] != "::1" || s.Annotations["summary"] != "2 traps from ::1 in 30s" {
+		t.Fatalf("TrapStorm: %+v", s)
+	}
 
 	// kusanagi send-trap: a v3 authPriv inform, with names from a vendor MIB.
 	var out strings.Builder

@@ -1,0 +1,392 @@
+// Package logeval evaluates the catalogue's log sources: each runs its query
+// against the log store on its schedule and raises one alert per group with
+// Prometheus's semantics (inactive, pending for `for`, firing, re-sent each
+// evaluation with endsAt ahead, resolved explicitly, `keep_firing_for`).
+package logeval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/rules"
+	"github.com/kusanagi-dev/kusanagi/rules/sender"
+)
+
+// Sender takes the alerts the evaluator raises and resolves.
+type Sender interface {
+	Send(alerts ...sender.Alert) error
+}
+
+// Options configure an Evaluator.
+type Options struct {
+	Catalogue func() *rules.Catalogue
+	Changed   func() <-chan struct{}
+	Store     logs.Store
+	Sender    Sender
+	// ExternalURL is Kusanagi's web URL; generatorURL links to its log search.
+	ExternalURL string
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+}
+
+// Evaluator runs the log rules.
+type Evaluator struct {
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics
+
+	mu    sync.Mutex
+	rules map[string]*ruleState
+}
+
+// ruleState is one log source's memory: its groups.
+type ruleState struct {
+	groups map[string]*group
+}
+
+type group struct {
+	labels   map[string]string
+	activeAt time.Time // when the condition started holding
+	firedAt  time.Time // zero while pending
+	lastHeld time.Time
+	// keepSince is the first evaluation the condition failed while firing,
+	// from which keep_firing_for counts, as in Prometheus.
+	keepSince time.Time
+	lastSeen  time.Time // last evaluation with records, for flatline
+	value     float64
+}
+
+// New validates o.
+func New(o Options) (*Evaluator, error) {
+	if o.Catalogue == nil || o.Store == nil || o.Sender == nil {
+		return nil, errors.New("logeval: Catalogue, Store and Sender are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return &Evaluator{opts: o, logger: o.Logger.With("component", "logeval"), metrics: newMetrics(o.Registerer), rules: map[string]*ruleState{}}, nil
+}
+
+// Rule is one log source of one alert.
+type Rule struct {
+	Alert  *rules.Alert
+	Source *rules.LogSource
+	Index  int
+}
+
+// Key names the rule: the alert and the source's position in it.
+func (r Rule) Key() string { return r.Alert.Name + "/logs/" + strconv.Itoa(r.Index) }
+
+// Rules lists the log rules of a catalogue.
+func Rules(c *rules.Catalogue) []Rule {
+	var out []Rule
+	for _, a := range c.Alerts {
+		for i, s := range a.Logs {
+			out = append(out, Rule{Alert: a, Source: s, Index: i})
+		}
+	}
+	return out
+}
+
+// offset spreads rules over their interval, as Prometheus does for groups.
+func offset(r Rule) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(r.Key()))
+	every := time.Duration(r.Source.Every)
+	return time.Duration(h.Sum64() % uint64(every))
+}
+
+// Run evaluates every rule on its schedule until ctx ends, starting over
+// when the catalogue changes.
+func (e *Evaluator) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		var changed <-chan struct{}
+		if e.opts.Changed != nil {
+			changed = e.opts.Changed()
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, r := range Rules(e.opts.Catalogue()) {
+			wg.Go(func() { e.loop(rctx, r) })
+		}
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		}
+		cancel()
+		wg.Wait()
+	}
+	return nil
+}
+
+func (e *Evaluator) loop(ctx context.Context, r Rule) {
+	every := time.Duration(r.Source.Every)
+	next := time.Now().Truncate(every).Add(offset(r))
+	if next.Before(time.Now()) {
+		next = next.Add(every)
+	}
+	for {
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		begin := time.Now()
+		if err := e.Eval(ctx, r, next); err != nil {
+			e.metrics.failures.Inc()
+			e.logger.Error("log rule evaluation failed", "rule", r.Key(), "err", err)
+		}
+		e.metrics.duration.Observe(time.Since(begin).Seconds())
+		next = next.Add(every)
+		for next.Before(time.Now()) {
+			e.metrics.missed.Inc()
+			next = next.Add(every)
+		}
+	}
+}
+
+// Eval evaluates rule r as of ts and sends what changes.
+func (e *Evaluator) Eval(ctx context.Context, r Rule, ts time.Time) error {
+	e.metrics.evaluations.Inc()
+	src := r.Source
+	cond := src.ParsedCondition()
+	window, delay := time.Duration(src.Window), time.Duration(src.QueryDelay)
+	to := ts.Add(-delay)
+	from := to.Add(-window)
+	counts, err := e.opts.Store.Count(ctx, src.ParsedQuery(), src.GroupBy, from, to)
+	if err != nil {
+		return fmt.Errorf("cannot count: %w", err)
+	}
+	values := map[string]float64{}
+	groupLabels := map[string]map[string]string{}
+	for _, gc := range counts {
+		k := groupKey(gc.Group, src.GroupBy)
+		values[k] = float64(gc.Count)
+		groupLabels[k] = gc.Group
+	}
+	if cond.Measure == rules.MeasureSpike {
+		prev, err := e.opts.Store.Count(ctx, src.ParsedQuery(), src.GroupBy, from.Add(-window), from)
+		if err != nil {
+			return fmt.Errorf("cannot count the previous window: %w", err)
+		}
+		before := map[string]float64{}
+		for _, gc := range prev {
+			before[groupKey(gc.Group, src.GroupBy)] = float64(gc.Count)
+		}
+		for k, v := range values {
+			values[k] = v / max(before[k], 1)
+		}
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.rules[r.Key()]
+	if st == nil {
+		st = &ruleState{groups: map[string]*group{}}
+		e.rules[r.Key()] = st
+	}
+	for k := range values {
+		if g := st.groups[k]; g != nil {
+			g.lastSeen = ts
+		}
+	}
+	// A flatline condition holds for zero records: groups seen within the
+	// last ten windows count as zero when they went quiet.
+	if cond.Flatline() {
+		for k, g := range st.groups {
+			if _, ok := values[k]; !ok && ts.Sub(g.lastSeen) <= 10*window {
+				values[k] = 0
+			}
+		}
+	}
+	var out []sender.Alert
+	for k, v := range values {
+		g := st.groups[k]
+		if !cond.Holds(v) {
+			if g == nil {
+				st.groups[k] = &group{labels: groupLabels[k], lastSeen: ts}
+			}
+			continue
+		}
+		if g == nil {
+			g = &group{labels: groupLabels[k], lastSeen: ts}
+			st.groups[k] = g
+		}
+		if g.activeAt.IsZero() {
+			g.activeAt = ts
+		}
+		g.lastHeld, g.value, g.keepSince = ts, v, time.Time{}
+		if g.firedAt.IsZero() && ts.Sub(g.activeAt) >= time.Duration(src.For) {
+			g.firedAt = ts
+			e.metrics.fired.Inc()
+		}
+		if !g.firedAt.IsZero() {
+			a, err := e.alert(r, g, from, to, ts, false)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+	}
+	for k, g := range st.groups {
+		if _, held := values[k]; held && cond.Holds(values[k]) {
+			continue
+		}
+		if g.activeAt.IsZero() {
+			if ts.Sub(g.lastSeen) > 10*window {
+				delete(st.groups, k)
+			}
+			continue
+		}
+		if !g.firedAt.IsZero() && g.keepSince.IsZero() {
+			g.keepSince = ts
+		}
+		if !g.firedAt.IsZero() && ts.Sub(g.keepSince) < time.Duration(src.KeepFiringFor) {
+			a, err := e.alert(r, g, from, to, ts, false)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+			continue
+		}
+		if !g.firedAt.IsZero() {
+			a, err := e.alert(r, g, from, to, ts, true)
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+			e.metrics.resolved.Inc()
+		}
+		g.activeAt, g.firedAt, g.keepSince = time.Time{}, time.Time{}, time.Time{}
+	}
+	if len(out) > 0 {
+		return e.opts.Sender.Send(out...)
+	}
+	return nil
+}
+
+func groupKey(g map[string]string, by []string) string {
+	var b strings.Builder
+	for _, f := range by {
+		b.WriteString(g[f])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// labelName turns a record field into a label name (host.ip → host_ip).
+func labelName(field string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, field)
+}
+
+// alert renders the group's alert; a firing alert's endsAt is four
+// intervals ahead, as Prometheus sends them, so a dead evaluator's alerts
+// resolve by themselves.
+func (e *Evaluator) alert(r Rule, g *group, from, to, ts time.Time, resolved bool) (sender.Alert, error) {
+	a, src := r.Alert, r.Source
+	tmpl := a.Templates()
+	labels := map[string]string{}
+	for _, f := range slices.Sorted(maps.Keys(g.labels)) {
+		if v := g.labels[f]; v != "" {
+			labels[labelName(f)] = v
+		}
+	}
+	data := rules.TemplateData{Labels: maps.Clone(labels), Value: g.value}
+	for name, lt := range tmpl.Labels {
+		v, err := lt.Execute(data)
+		if err != nil {
+			return sender.Alert{}, err
+		}
+		labels[name] = v
+	}
+	labels["alertname"], labels["severity"] = a.Name, a.Severity
+	for k, v := range labels {
+		if v == "" {
+			delete(labels, k)
+		}
+	}
+	data = rules.TemplateData{Labels: labels, Value: g.value}
+	ann := map[string]string{
+		"count":  strconv.FormatFloat(g.value, 'g', -1, 64),
+		"window": src.Window.String(),
+		"query":  src.Query,
+	}
+	for name, at := range map[string]*rules.Template{"summary": tmpl.Summary, "description": tmpl.Description, "runbook_url": tmpl.RunbookURL} {
+		if at == nil || at.Text() == "" {
+			continue
+		}
+		v, err := at.Execute(data)
+		if err != nil {
+			return sender.Alert{}, err
+		}
+		ann[name] = v
+	}
+	endsAt := ts.Add(4 * time.Duration(src.Every))
+	if resolved {
+		endsAt = ts
+	}
+	return sender.Alert{
+		Labels: labels, Annotations: ann, StartsAt: g.firedAt, EndsAt: endsAt,
+		GeneratorURL: e.generatorURL(src, g, from, to),
+	}, nil
+}
+
+// generatorURL opens the log search on the rule's query for the group, so
+// one click shows the evidence.
+func (e *Evaluator) generatorURL(src *rules.LogSource, g *group, from, to time.Time) string {
+	if e.opts.ExternalURL == "" {
+		return ""
+	}
+	q := "(" + src.Query + ")"
+	for _, f := range src.GroupBy {
+		if v := g.labels[f]; v != "" {
+			q += " AND " + f + `:"` + strings.ReplaceAll(v, `"`, `\"`) + `"`
+		}
+	}
+	v := url.Values{"query": {q}, "until": {to.UTC().Format(time.RFC3339Nano)}, "since": {to.Sub(from).String()}}
+	return strings.TrimRight(e.opts.ExternalURL, "/") + "/api/v1/logs?" + v.Encode()
+}
+
+type metrics struct {
+	evaluations, failures, missed, fired, resolved prometheus.Counter
+	duration                                       prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		evaluations: f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logeval_evaluations_total", Help: "Log rule evaluations."}),
+		failures:    f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logeval_evaluation_failures_total", Help: "Log rule evaluations that failed."}),
+		missed:      f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logeval_iterations_missed_total", Help: "Evaluations skipped because the previous one ran late."}),
+		fired:       f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logeval_alerts_fired_total", Help: "Groups that went from pending to firing."}),
+		resolved:    f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logeval_alerts_resolved_total", Help: "Firing groups resolved."}),
+		duration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "kusanagi_logeval_evaluation_duration_seconds", Help: "Time of one log rule evaluation.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+}
