@@ -173,7 +173,20 @@ func (c *serveCommand) run(ctx context.Context) error {
 			return err
 		}
 	}
+	var ev *logeval.Evaluator
+	var rulesStatus func() []logeval.RuleStatus
+	if name := c.cmd.FullCommand(); name == "run" || name == "rules" {
+		ev, err = logeval.New(logeval.Options{
+			Catalogue: reloader.Current, Changed: reloader.Changed, Store: store, Sender: snd,
+			ExternalURL: webURL(cfg), Logger: logger, Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		rulesStatus = ev.Status
+	}
 	srv, err := web.New(web.Options{
+		Rules:         rulesStatus,
 		Logs:          store,
 		ListenAddress: cfg.Web.ListenAddress,
 		Gatherer:      reg,
@@ -186,14 +199,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
-	if name := c.cmd.FullCommand(); name == "run" || name == "rules" {
-		ev, err := logeval.New(logeval.Options{
-			Catalogue: reloader.Current, Changed: reloader.Changed, Store: store, Sender: snd,
-			ExternalURL: webURL(cfg), Logger: logger, Registerer: reg,
-		})
-		if err != nil {
-			return err
-		}
+	if ev != nil {
 		g.Go(func() error { return ev.Run(ctx) })
 	}
 	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {

@@ -126,6 +126,18 @@ traps:
 	if s := alertsAt(t, am, "TrapStorm")[0]; s.Labels["host_ip"] != "::1" || s.Annotations["summary"] != "2 traps from ::1 in 30s" {
 		t.Fatalf("TrapStorm: %+v", s)
 	}
+	var rulesRes struct {
+		Data []struct {
+			Alert  string `json:"alert"`
+			Groups []struct {
+				State string `json:"state"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	getJSON(t, "http://"+webAddr+"/api/v1/rules", &rulesRes)
+	if len(rulesRes.Data) != 1 || rulesRes.Data[0].Alert != "TrapStorm" || len(rulesRes.Data[0].Groups) != 1 || rulesRes.Data[0].Groups[0].State != "firing" {
+		t.Fatalf("/api/v1/rules: %+v", rulesRes)
+	}
 
 	// kusanagi send-trap: a v3 authPriv inform, with names from a vendor MIB.
 	var out strings.Builder

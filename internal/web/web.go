@@ -21,6 +21,7 @@ import (
 	"github.com/kusanagi-dev/kusanagi/ipv6"
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
+	"github.com/kusanagi-dev/kusanagi/rules/logeval"
 )
 
 // Options configure a Server.
@@ -32,7 +33,9 @@ type Options struct {
 	// Catalogue returns the catalogue in force.
 	Catalogue func() *rules.Catalogue
 	// Logs, when set, is searched by GET /api/v1/logs.
-	Logs   logs.Store
+	Logs logs.Store
+	// Rules, when set, lists the log rules (GET /rules, /api/v1/rules).
+	Rules  func() []logeval.RuleStatus
 	Logger *slog.Logger
 }
 
@@ -69,6 +72,8 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("/-/reload", s.serveReload)
 	mux.HandleFunc("GET /api/v1/catalogue", s.serveCatalogue)
 	mux.HandleFunc("GET /api/v1/logs", s.serveLogs)
+	mux.HandleFunc("GET /api/v1/rules", s.serveRules)
+	mux.HandleFunc("GET /rules", s.serveRules)
 	mux.HandleFunc("GET /{$}", s.serveStatus)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -53,9 +53,77 @@ type Evaluator struct {
 	rules map[string]*ruleState
 }
 
-// ruleState is one log source's memory: its groups.
+// ruleState is one log source's memory: its groups and last evaluation.
 type ruleState struct {
-	groups map[string]*group
+	groups   map[string]*group
+	lastEval time.Time
+	took     time.Duration
+	err      error
+}
+
+// RuleStatus is what /rules shows of one log rule.
+type RuleStatus struct {
+	Alert          string        `json:"alert"`
+	Source         int           `json:"source"`
+	Query          string        `json:"query"`
+	Every          string        `json:"every"`
+	Window         string        `json:"window"`
+	Condition      string        `json:"condition"`
+	LastEvaluation time.Time     `json:"lastEvaluation"`
+	Duration       float64       `json:"evaluationSeconds"`
+	Error          string        `json:"error,omitempty"`
+	Groups         []GroupStatus `json:"groups"`
+}
+
+// GroupStatus is one group's state.
+type GroupStatus struct {
+	Group    map[string]string `json:"group"`
+	State    string            `json:"state"` // inactive, pending or firing
+	Value    float64           `json:"value"`
+	ActiveAt *time.Time        `json:"activeAt,omitempty"`
+}
+
+// Status lists every rule of the catalogue in force with its last result.
+func (e *Evaluator) Status() []RuleStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []RuleStatus
+	for _, r := range Rules(e.opts.Catalogue()) {
+		rs := RuleStatus{
+			Alert: r.Alert.Name, Source: r.Index, Query: r.Source.Query, Every: r.Source.Every.String(),
+			Window: r.Source.Window.String(), Condition: r.Source.Condition, Groups: []GroupStatus{},
+		}
+		if st := e.rules[r.Key()]; st != nil {
+			rs.LastEvaluation, rs.Duration = st.lastEval, st.took.Seconds()
+			if st.err != nil {
+				rs.Error = st.err.Error()
+			}
+			for _, g := range st.groups {
+				gs := GroupStatus{Group: g.labels, State: "inactive", Value: g.value}
+				if !g.activeAt.IsZero() {
+					at := g.activeAt
+					gs.ActiveAt, gs.State = &at, "pending"
+					if !g.firedAt.IsZero() {
+						gs.State = "firing"
+					}
+				}
+				rs.Groups = append(rs.Groups, gs)
+			}
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+func (e *Evaluator) record(r Rule, ts time.Time, took time.Duration, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.rules[r.Key()]
+	if st == nil {
+		st = &ruleState{groups: map[string]*group{}}
+		e.rules[r.Key()] = st
+	}
+	st.lastEval, st.took, st.err = ts, took, err
 }
 
 type group struct {
@@ -151,11 +219,13 @@ func (e *Evaluator) loop(ctx context.Context, r Rule) {
 		case <-t.C:
 		}
 		begin := time.Now()
-		if err := e.Eval(ctx, r, next); err != nil {
+		err := e.Eval(ctx, r, next)
+		if err != nil {
 			e.metrics.failures.Inc()
 			e.logger.Error("log rule evaluation failed", "rule", r.Key(), "err", err)
 		}
 		e.metrics.duration.Observe(time.Since(begin).Seconds())
+		e.record(r, next, time.Since(begin), err)
 		next = next.Add(every)
 		for next.Before(time.Now()) {
 			e.metrics.missed.Inc()

@@ -123,6 +123,17 @@ func TestPendingFiringResolve(t *testing.T) {
 	if a.GeneratorURL == "" {
 		t.Fatal("no generatorURL")
 	}
+	st := h.ev.Status()
+	if len(st) != 1 || len(st[0].Groups) != 2 {
+		t.Fatalf("status: %+v", st)
+	}
+	states := map[string]string{}
+	for _, g := range st[0].Groups {
+		states[g.Group["host.ip"]] = g.State
+	}
+	if states["2001:db8::1"] != "firing" || states["192.0.2.7"] != "inactive" {
+		t.Fatalf("group states %v", states)
+	}
 	// Re-sent every evaluation while it holds.
 	if got := h.eval(t0.Add(4 * time.Minute)); len(got) != 1 || !got[0].StartsAt.Equal(a.StartsAt) {
 		t.Fatalf("re-send: %+v", got)
