@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/query"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
 )
@@ -136,6 +137,9 @@ type group struct {
 	keepSince time.Time
 	lastSeen  time.Time // last evaluation with records, for flatline
 	value     float64
+	// samples are a few matching lines, fetched when the value changes.
+	samples      string
+	samplesValue float64
 }
 
 // New validates o.
@@ -310,6 +314,9 @@ func (e *Evaluator) Eval(ctx context.Context, r Rule, ts time.Time) error {
 			e.metrics.fired.Inc()
 		}
 		if !g.firedAt.IsZero() {
+			if g.samples == "" || g.samplesValue != g.value {
+				g.samples, g.samplesValue = e.samples(ctx, r, g, from, to), g.value
+			}
 			a, err := e.alert(r, g, from, to, ts, false)
 			if err != nil {
 				return err
@@ -405,6 +412,9 @@ func (e *Evaluator) alert(r Rule, g *group, from, to, ts time.Time, resolved boo
 		"window": src.Window.String(),
 		"query":  src.Query,
 	}
+	if g.samples != "" {
+		ann["samples"] = g.samples
+	}
 	for name, at := range map[string]*rules.Template{"summary": tmpl.Summary, "description": tmpl.Description, "runbook_url": tmpl.RunbookURL} {
 		if at == nil || at.Text() == "" {
 			continue
@@ -423,6 +433,31 @@ func (e *Evaluator) alert(r Rule, g *group, from, to, ts time.Time, resolved boo
 		Labels: labels, Annotations: ann, StartsAt: g.firedAt, EndsAt: endsAt,
 		GeneratorURL: e.generatorURL(src, g, from, to),
 	}, nil
+}
+
+// samples returns up to three of the group's matching lines, newest first,
+// so that the person paged sees the evidence in the notification.
+func (e *Evaluator) samples(ctx context.Context, r Rule, g *group, from, to time.Time) string {
+	q := r.Source.ParsedQuery()
+	nodes := []query.Node{q}
+	for _, f := range r.Source.GroupBy {
+		if v := g.labels[f]; v != "" {
+			nodes = append(nodes, query.Phrase{Field: f, Text: v})
+		}
+	}
+	if len(nodes) > 1 {
+		q = query.And{Nodes: nodes}
+	}
+	recs, err := e.opts.Store.Search(ctx, q, from, to, 3)
+	if err != nil {
+		e.logger.Warn("cannot fetch sample lines", "rule", r.Key(), "err", err)
+		return ""
+	}
+	lines := make([]string, len(recs))
+	for i, rec := range recs {
+		lines[i] = rec.Timestamp.Format(time.RFC3339) + " " + rec.HostIP + " " + rec.Message
+	}
+	return strings.Join(lines, "\n")
 }
 
 // generatorURL opens the log search on the rule's query for the group, so

@@ -2,6 +2,7 @@ package logeval
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,9 @@ func TestPendingFiringResolve(t *testing.T) {
 	}
 	if a.GeneratorURL == "" {
 		t.Fatal("no generatorURL")
+	}
+	if n := strings.Count(a.Annotations["samples"], "changed state to down"); n != 2 || strings.Contains(a.Annotations["samples"], "192.0.2.7") {
+		t.Fatalf("samples: %q", a.Annotations["samples"])
 	}
 	st := h.ev.Status()
 	if len(st) != 1 || len(st[0].Groups) != 2 {
