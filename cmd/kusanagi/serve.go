@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kusanagi-dev/kusanagi/amfork"
@@ -175,9 +176,19 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 	var ev *logeval.Evaluator
 	var rulesStatus func() []logeval.RuleStatus
+	var rulesClient *clientv3.Client
 	if name := c.cmd.FullCommand(); name == "run" || name == "rules" {
+		var state logeval.StateStore
+		if eps := cfg.Rules.EtcdEndpoints; len(eps) > 0 && name == "rules" {
+			rulesClient, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
+			if err != nil {
+				return fmt.Errorf("rules: cannot create etcd client: %w", err)
+			}
+			defer rulesClient.Close()
+			state = &logeval.EtcdState{Client: rulesClient, Prefix: cfg.Rules.EtcdPrefix}
+		}
 		ev, err = logeval.New(logeval.Options{
-			Catalogue: reloader.Current, Changed: reloader.Changed, Store: store, Sender: snd,
+			Catalogue: reloader.Current, Changed: reloader.Changed, Store: store, Sender: snd, State: state,
 			ExternalURL: webURL(cfg), Logger: logger, Registerer: reg,
 		})
 		if err != nil {
@@ -200,7 +211,17 @@ func (c *serveCommand) run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	if ev != nil {
-		g.Go(func() error { return ev.Run(ctx) })
+		if rulesClient != nil {
+			name := cfg.Rules.PeerName
+			if name == "" {
+				name, _ = os.Hostname()
+			}
+			g.Go(func() error {
+				return logeval.RunElected(ctx, ev, rulesClient, cfg.Rules.EtcdPrefix, name, time.Duration(cfg.Rules.SessionTTL), logger)
+			})
+		} else {
+			g.Go(func() error { return ev.Run(ctx) })
+		}
 	}
 	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
 		rcv, err := newTrapReceiver(cfg, reloader, snd, recordWriter, logger, reg)

@@ -27,6 +27,7 @@ type Config struct {
 	Alerting     Alerting     `yaml:"alerting"`
 	Traps        Traps        `yaml:"traps"`
 	Syslog       Syslog       `yaml:"syslog"`
+	Rules        Rules        `yaml:"rules"`
 	Alertmanager Alertmanager `yaml:"alertmanager"`
 
 	// File is where the config was read from; "" for the embedded default.
@@ -106,6 +107,17 @@ type Syslog struct {
 	TLSListenAddresses []string `yaml:"tls_listen_addresses"`
 }
 
+// Rules is the log-query evaluator. With etcd endpoints, replicas elect
+// one evaluator and keep the rules' state in etcd; without, the process
+// evaluates alone (the all-in-one).
+type Rules struct {
+	Where         yamlpos.Meta
+	EtcdEndpoints []string       `yaml:"etcd_endpoints"`
+	EtcdPrefix    string         `yaml:"etcd_prefix"`
+	SessionTTL    rules.Duration `yaml:"session_ttl"`
+	PeerName      string         `yaml:"peer_name"`
+}
+
 // Alertmanager is the embedded, etcd-backed Alertmanager.
 type Alertmanager struct {
 	Where         yamlpos.Meta
@@ -145,6 +157,10 @@ func (c *Config) applyDefaults() {
 	if len(c.Alerting.Alertmanagers) == 0 {
 		host, _ := ipv6.URLHost(c.Alertmanager.ListenAddress)
 		c.Alerting.Alertmanagers = []string{"http://" + host}
+	}
+	def(&c.Rules.EtcdPrefix, "/kusanagi/rules/")
+	if c.Rules.SessionTTL == 0 {
+		c.Rules.SessionTTL = rules.Duration(5 * time.Second)
 	}
 	if c.Alerting.Timeout == 0 {
 		c.Alerting.Timeout = rules.Duration(10 * time.Second)
@@ -247,6 +263,14 @@ func Parse(name string, src []byte) (*Config, error) {
 		if u, err := url.Parse(c.Web.ExternalURL); err != nil || u.Scheme == "" || u.Host == "" {
 			add(c.Web.Where.At("external_url"), "external_url %q must be an absolute URL (http://[fd00::10]:9180/)", c.Web.ExternalURL)
 		}
+	}
+	for i, ep := range c.Rules.EtcdEndpoints {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(c.Rules.Where.At(fmt.Sprintf("etcd_endpoints[%d]", i)), "rules: etcd_endpoints: %q must be http(s)://host:port", ep)
+		}
+	}
+	if !strings.HasPrefix(c.Rules.EtcdPrefix, "/") || !strings.HasSuffix(c.Rules.EtcdPrefix, "/") {
+		add(c.Rules.Where.At("etcd_prefix"), "rules: etcd_prefix %q must start and end with /", c.Rules.EtcdPrefix)
 	}
 	for i, am := range c.Alerting.Alertmanagers {
 		if u, err := url.Parse(am); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -40,8 +40,10 @@ type Options struct {
 	Sender    Sender
 	// ExternalURL is Kusanagi's web URL; generatorURL links to its log search.
 	ExternalURL string
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
+	// State, when set, keeps group state across leaders (see RunElected).
+	State      StateStore
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // Evaluator runs the log rules.
@@ -188,6 +190,22 @@ func offset(r Rule) time.Duration {
 // Run evaluates every rule on its schedule until ctx ends, starting over
 // when the catalogue changes.
 func (e *Evaluator) Run(ctx context.Context) error {
+	if e.opts.State != nil {
+		saved, err := e.opts.State.Load(ctx)
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		for k, b := range saved {
+			st, err := decodeState(b)
+			if err != nil {
+				e.logger.Error("ignoring undecodable rule state", "rule", k, "err", err)
+				continue
+			}
+			e.rules[k] = st
+		}
+		e.mu.Unlock()
+	}
 	for ctx.Err() == nil {
 		var changed <-chan struct{}
 		if e.opts.Changed != nil {
@@ -354,6 +372,15 @@ func (e *Evaluator) Eval(ctx context.Context, r Rule, ts time.Time) error {
 			e.metrics.resolved.Inc()
 		}
 		g.activeAt, g.firedAt, g.keepSince = time.Time{}, time.Time{}, time.Time{}
+	}
+	if e.opts.State != nil {
+		b, err := encodeState(st)
+		if err == nil {
+			err = e.opts.State.Save(ctx, r.Key(), b)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot save rule state: %w", err)
+		}
 	}
 	if len(out) > 0 {
 		return e.opts.Sender.Send(out...)
