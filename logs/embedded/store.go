@@ -117,9 +117,18 @@ func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 	return nil
 }
 
-func (s *Store) where(q query.Node, from, to time.Time) (string, []any, error) {
+func (s *Store) where(ctx context.Context, q query.Node, from, to time.Time) (string, []any, error) {
 	t := &translator{}
-	cond := "ts >= " + t.arg(from.UnixNano()) + " AND ts < " + t.arg(to.UnixNano())
+	var lo, hi sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT min(id), max(id) FROM records WHERE ts >= ? AND ts < ?", from.UnixNano(), to.UnixNano()).Scan(&lo, &hi)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot search logs: %w", err)
+	}
+	t.loID, t.hiID = lo.Int64, hi.Int64
+	if !lo.Valid {
+		t.loID, t.hiID = 1, 0 // an empty window: nothing matches
+	}
+	cond := "id BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + " AND ts >= " + t.arg(from.UnixNano()) + " AND ts < " + t.arg(to.UnixNano())
 	if q != nil {
 		c, err := t.node(q)
 		if err != nil {
@@ -132,7 +141,7 @@ func (s *Store) where(q query.Node, from, to time.Time) (string, []any, error) {
 
 // Search returns matching records, newest first.
 func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]logs.Record, error) {
-	cond, args, err := s.where(q, from, to)
+	cond, args, err := s.where(ctx, q, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +171,7 @@ func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, li
 
 // Count counts matching records per group.
 func (s *Store) Count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
-	cond, args, err := s.where(q, from, to)
+	cond, args, err := s.where(ctx, q, from, to)
 	if err != nil {
 		return nil, err
 	}

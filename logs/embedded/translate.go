@@ -106,6 +106,9 @@ var ftsColumn = map[string]string{"message": "message", "event.original": "origi
 
 type translator struct {
 	args []any
+	// loID and hiID bound the rows of the time window: the FTS index is
+	// searched only within them, not over all time.
+	loID, hiID int64
 }
 
 func (t *translator) arg(v any) string {
@@ -121,7 +124,8 @@ func jsonField(field string) string {
 func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func (t *translator) fts(field, expr string) string {
-	return "id IN (SELECT rowid FROM records_text WHERE records_text MATCH " + t.arg("{"+ftsColumn[field]+"} : "+expr) + ")"
+	return "id IN (SELECT rowid FROM records_text WHERE records_text MATCH " + t.arg("{"+ftsColumn[field]+"} : "+expr) +
+		" AND rowid BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + ")"
 }
 
 func (t *translator) node(n query.Node) (string, error) {
