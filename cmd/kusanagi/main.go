@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newCheckCommand(app, stdout, stderr),
 		newSendTrapCommand(app, stdout),
 		newLogsQueryCommand(app, stdout),
+		newSendLogCommand(app, stdout),
 		newVersionCommand(app, stdout),
 	)
 
