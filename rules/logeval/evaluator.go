@@ -121,12 +121,18 @@ func (e *Evaluator) Status() []RuleStatus {
 func (e *Evaluator) record(r Rule, ts time.Time, took time.Duration, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	st := e.stateLocked(r)
+	st.lastEval, st.took, st.err = ts, took, err
+}
+
+// stateLocked returns the rule's state, creating it; e.mu is held.
+func (e *Evaluator) stateLocked(r Rule) *ruleState {
 	st := e.rules[r.Key()]
 	if st == nil {
 		st = &ruleState{groups: map[string]*group{}}
 		e.rules[r.Key()] = st
 	}
-	st.lastEval, st.took, st.err = ts, took, err
+	return st
 }
 
 type group struct {
@@ -291,11 +297,7 @@ func (e *Evaluator) Eval(ctx context.Context, r Rule, ts time.Time) error {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := e.rules[r.Key()]
-	if st == nil {
-		st = &ruleState{groups: map[string]*group{}}
-		e.rules[r.Key()] = st
-	}
+	st := e.stateLocked(r)
 	for k := range values {
 		if g := st.groups[k]; g != nil {
 			g.lastSeen = ts
