@@ -76,6 +76,17 @@ func (w *Writer) Add(r Record) {
 	}
 }
 
+// AddWait queues a record, waiting while the queue is full: stream
+// receivers (TCP) push back on their senders instead of dropping.
+func (w *Writer) AddWait(ctx context.Context, r Record) error {
+	select {
+	case w.queue <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Run writes batches until ctx ends, then writes what is queued.
 func (w *Writer) Run(ctx context.Context) error {
 	t := time.NewTicker(w.opts.FlushInterval)

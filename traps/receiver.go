@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/kusanagi-dev/kusanagi/internal/opts"
+	"github.com/kusanagi-dev/kusanagi/ipv6"
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
@@ -182,7 +183,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 	var conns []*net.UDPConn
 	var addrs []net.Addr
 	for _, a := range r.opts.ListenAddresses {
-		c, got, err := listen(ctx, a, r.opts.ReceiveBuffer)
+		c, got, err := ipv6.ListenUDP(ctx, a, r.opts.ReceiveBuffer)
 		if err != nil {
 			for _, c := range conns {
 				c.Close()
@@ -406,7 +407,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	f.NewCounterFunc(prometheus.CounterOpts{
 		Name: "kusanagi_traps_kernel_drops_total",
 		Help: "UDP datagrams the kernel dropped for a full receive buffer (RcvbufErrors of /proc/net/snmp and snmp6; host or pod wide).",
-	}, kernelUDPDrops)
+	}, ipv6.UDPReceiveBufferErrors)
 	return &metrics{
 		received: f.NewCounterVec(prometheus.CounterOpts{Name: "kusanagi_traps_received_total", Help: "Traps and informs accepted, by SNMP version."}, []string{"version"}),
 		dropped:  f.NewCounterVec(prometheus.CounterOpts{Name: "kusanagi_traps_dropped_total", Help: "Datagrams refused, by reason."}, []string{"reason"}),

@@ -1,4 +1,4 @@
-package traps
+package ipv6
 
 import (
 	"bufio"
@@ -8,15 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/kusanagi-dev/kusanagi/ipv6"
 )
 
-// listen opens a UDP socket on addr with a receive buffer of want bytes,
-// forcing past net.core.rmem_max when the process may (CAP_NET_ADMIN), and
-// returns the size the kernel actually gave.
-func listen(ctx context.Context, addr string, want int) (*net.UDPConn, int, error) {
-	pc, err := ipv6.ListenPacket(ctx, "udp", addr)
+// ListenUDP opens a UDP socket on addr (see ListenPacket) with a receive
+// buffer of want bytes, forced past net.core.rmem_max when the process may
+// (CAP_NET_ADMIN), and returns the size the kernel actually gave: bursts
+// of traps and syslog are absorbed there or lost.
+func ListenUDP(ctx context.Context, addr string, want int) (*net.UDPConn, int, error) {
+	pc, err := ListenPacket(ctx, "udp", addr)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -40,11 +39,11 @@ func listen(ctx context.Context, addr string, want int) (*net.UDPConn, int, erro
 	return conn, got, nil
 }
 
-// kernelUDPDrops sums the datagrams the kernel dropped because a UDP
-// socket's receive buffer was full (RcvbufErrors in /proc/net/snmp and
+// UDPReceiveBufferErrors sums the datagrams the kernel dropped because a
+// UDP socket's receive buffer was full (RcvbufErrors in /proc/net/snmp and
 // Udp6RcvbufErrors in /proc/net/snmp6). The counters are host-wide (or
 // network-namespace-wide in a pod).
-func kernelUDPDrops() float64 {
+func UDPReceiveBufferErrors() float64 {
 	total := 0.0
 	if f, err := os.Open("/proc/net/snmp"); err == nil {
 		s := bufio.NewScanner(f)

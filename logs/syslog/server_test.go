@@ -1,0 +1,87 @@
+package syslog
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/embedded"
+	"github.com/kusanagi-dev/kusanagi/logs/query"
+)
+
+// TestLoggerToStore sends with util-linux logger over UDP and TCP (both
+// framings, both formats) and finds every line in the embedded store.
+func TestLoggerToStore(t *testing.T) {
+	logger, err := exec.LookPath("logger")
+	if err != nil {
+		t.Fatal("logger not found: util-linux's logger (package bsdutils) is part of every Debian system")
+	}
+	store, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{UDPAddresses: []string{"[::]:0"}, TCPAddresses: []string{"[::]:0"}, Records: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	srvDone := make(chan struct{})
+	go func() { srv.Run(ctx); close(srvDone) }()
+	defer func() { cancel(); <-srvDone; <-done }()
+	addrs, err := srv.Addrs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udpPort := strconv.Itoa(addrs[0].(*net.UDPAddr).Port)
+	tcpPort := strconv.Itoa(addrs[1].(*net.TCPAddr).Port)
+
+	sends := [][]string{
+		{"--rfc3164", "-d", "-n", "::1", "-P", udpPort, "-t", "ifmgr", "-p", "local7.err", "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down"},
+		{"--rfc5424", "-d", "-n", "127.0.0.1", "-P", udpPort, "-t", "bgpd", "--msgid", "ADJ", "%BGP-5-ADJCHANGE: neighbor 2001:db8::2 Down"},
+		{"--rfc5424", "-T", "--octet-count", "-n", "::1", "-P", tcpPort, "-t", "mib2d", "SNMP_TRAP_LINK_DOWN: ifIndex 529"},
+		{"--rfc3164", "-T", "-n", "127.0.0.1", "-P", tcpPort, "-t", "sshd", "Accepted publickey for root"},
+	}
+	for _, args := range sends {
+		if out, err := exec.Command(logger, args...).CombinedOutput(); err != nil {
+			t.Fatalf("logger %v: %v\n%s", args, err, out)
+		}
+	}
+	want := map[string]string{
+		`event.code:"LINK-3-UPDOWN" AND log.syslog.appname:ifmgr AND host.ip:"::1" AND log.syslog.severity.code:3`: "",
+		`event.code:"BGP-5-ADJCHANGE" AND log.syslog.msgid:ADJ AND host.ip:127.0.0.1`:                              "",
+		`event.code:SNMP_TRAP_LINK_DOWN AND log.syslog.appname:mib2d`:                                             "",
+		`message:"Accepted publickey" AND log.syslog.appname:sshd`:                                                 "",
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q := range want {
+		n, err := query.Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			got, err := store.Search(context.Background(), n, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				all, _ := store.Search(context.Background(), nil, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 10)
+				t.Fatalf("%s: %d records; the store holds %+v", q, len(got), all)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
