@@ -116,13 +116,6 @@ traps:
 	}
 }
 
-func TestPendingComponentsSayWhy(t *testing.T) {
-	code, _, stderr := runCLI(t, "syslog")
-	if code != 3 || !strings.Contains(stderr, "not built yet") {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
-	}
-}
-
 func TestUnknownCommand(t *testing.T) {
 	code, _, stderr := runCLI(t, "frobnicate")
 	if code != 2 || !strings.Contains(stderr, "frobnicate") {

@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newServeCommand(app, "rules", "Run the catalogue's log-query alerts (scheduled queries against the log store) and the alert sender.", newLogger),
 		newAlertmanagerCommand(app, newLogger),
 		newServeCommand(app, "traps", "Run the SNMP trap receiver (v1, v2c, v3, informs) with the catalogue and the alert sender.", newLogger),
-		newPendingCommand(app, "syslog", "Run the syslog receiver.", "issue 5"),
+		newServeCommand(app, "syslog", "Run the syslog receiver (UDP and TCP) into the log store.", newLogger),
 		newCheckCommand(app, stdout, stderr),
 		newSendTrapCommand(app, stdout),
 		newLogsQueryCommand(app, stdout),
@@ -91,26 +91,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 type command interface {
 	matches(selected string) bool
 	run(ctx context.Context) error
-}
-
-// pendingCommand is a component whose subcommand name is fixed by the
-// command-line contract but whose implementation lands with a later issue.
-type pendingCommand struct {
-	name, issue string
-	cmd         *kingpin.CmdClause
-}
-
-func newPendingCommand(app *kingpin.Application, name, help, issue string) *pendingCommand {
-	c := &pendingCommand{name: name, issue: issue}
-	c.cmd = app.Command(name, help+" (not built yet: "+issue+")")
-	c.cmd.Flag("config.file", "Kusanagi configuration file.").String()
-	return c
-}
-
-func (c *pendingCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
-
-func (c *pendingCommand) run(context.Context) error {
-	return &exitError{code: 3, err: fmt.Errorf("kusanagi %s: this component is not built yet (%s)", c.name, c.issue)}
 }
 
 type versionCommand struct {

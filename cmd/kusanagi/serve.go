@@ -27,6 +27,7 @@ import (
 	"github.com/kusanagi-dev/kusanagi/ipv6"
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/embedded"
+	"github.com/kusanagi-dev/kusanagi/logs/syslog"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/logeval"
 	"github.com/kusanagi-dev/kusanagi/rules/sender"
@@ -37,13 +38,14 @@ const embeddedConfigName = "(embedded)/kusanagi.yml"
 
 // serveCommand runs long-lived components: `run` (all-in-one) and `rules`.
 type serveCommand struct {
-	cmd        *kingpin.CmdClause
-	newLogger  func() *slog.Logger
-	configFile *string
-	dataDir    *string
-	listenAddr *string
-	amAddr     *string
-	trapAddrs  *[]string
+	cmd         *kingpin.CmdClause
+	newLogger   func() *slog.Logger
+	configFile  *string
+	dataDir     *string
+	listenAddr  *string
+	amAddr      *string
+	trapAddrs   *[]string
+	syslogAddrs *[]string
 
 	// ready, when set, receives the web address once serving (tests).
 	ready chan<- string
@@ -60,6 +62,9 @@ func newServeCommand(app *kingpin.Application, name, help string, newLogger func
 	}
 	if name == "run" || name == "traps" {
 		c.trapAddrs = c.cmd.Flag("traps.listen-address", "Trap listen address (repeatable); overrides traps.listen_addresses.").Strings()
+	}
+	if name == "run" || name == "syslog" {
+		c.syslogAddrs = c.cmd.Flag("syslog.listen-address", "Syslog listen address for both UDP and TCP (repeatable); overrides syslog.*_listen_addresses.").Strings()
 	}
 	return c
 }
@@ -134,6 +139,9 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if c.trapAddrs != nil && len(*c.trapAddrs) > 0 {
 		cfg.Traps.ListenAddresses = *c.trapAddrs
 	}
+	if c.syslogAddrs != nil && len(*c.syslogAddrs) > 0 {
+		cfg.Syslog.UDPListenAddresses, cfg.Syslog.TCPListenAddresses = *c.syslogAddrs, *c.syslogAddrs
+	}
 	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
@@ -163,7 +171,8 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 	var store logs.Store
 	var recordWriter *logs.Writer
-	if name := c.cmd.FullCommand(); name == "run" || name == "traps" || name == "rules" {
+	var syslogWriter *logs.Writer
+	if name := c.cmd.FullCommand(); name == "run" || name == "traps" || name == "rules" || name == "syslog" {
 		es, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
 		if err != nil {
 			return err
@@ -171,6 +180,9 @@ func (c *serveCommand) run(ctx context.Context) error {
 		defer es.Close()
 		store = es
 		if recordWriter, err = logs.NewWriter(logs.WriterOptions{Store: es, Name: "traps", Logger: logger, Registerer: reg}); err != nil {
+			return err
+		}
+		if syslogWriter, err = logs.NewWriter(logs.WriterOptions{Store: es, Name: "syslog", Logger: logger, Registerer: reg}); err != nil {
 			return err
 		}
 	}
@@ -222,6 +234,17 @@ func (c *serveCommand) run(ctx context.Context) error {
 		} else {
 			g.Go(func() error { return ev.Run(ctx) })
 		}
+	}
+	if name := c.cmd.FullCommand(); name == "run" || name == "syslog" {
+		srv, err := syslog.New(syslog.Options{
+			UDPAddresses: cfg.Syslog.UDPListenAddresses, TCPAddresses: cfg.Syslog.TCPListenAddresses,
+			Records: syslogWriter, Logger: logger, Registerer: reg,
+		})
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		g.Go(func() error { return srv.Run(ctx) })
+		g.Go(func() error { return syslogWriter.Run(ctx) })
 	}
 	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
 		rcv, err := newTrapReceiver(cfg, reloader, snd, recordWriter, logger, reg)

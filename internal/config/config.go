@@ -153,7 +153,6 @@ func (c *Config) applyDefaults() {
 	defList(&c.Traps.ListenAddresses, DefaultTrapListenAddress)
 	defList(&c.Syslog.UDPListenAddresses, DefaultSyslogListenAddress)
 	defList(&c.Syslog.TCPListenAddresses, DefaultSyslogListenAddress)
-	defList(&c.Syslog.TLSListenAddresses, DefaultSyslogTLSListenAddress)
 	if len(c.Alerting.Alertmanagers) == 0 {
 		host, _ := ipv6.URLHost(c.Alertmanager.ListenAddress)
 		c.Alerting.Alertmanagers = []string{"http://" + host}
@@ -239,7 +238,9 @@ func Parse(name string, src []byte) (*Config, error) {
 	listenAll(&c.Traps.Where, "listen_addresses", c.Traps.ListenAddresses)
 	listenAll(&c.Syslog.Where, "udp_listen_addresses", c.Syslog.UDPListenAddresses)
 	listenAll(&c.Syslog.Where, "tcp_listen_addresses", c.Syslog.TCPListenAddresses)
-	listenAll(&c.Syslog.Where, "tls_listen_addresses", c.Syslog.TLSListenAddresses)
+	if len(c.Syslog.TLSListenAddresses) > 0 {
+		add(c.Syslog.Where.At("tls_listen_addresses"), "syslog: tls_listen_addresses: syslog over TLS is not built yet (issue 5); use UDP or TCP")
+	}
 
 	for i, u := range c.Traps.Users {
 		if u.Name == "" {

@@ -18,7 +18,6 @@ func TestDefaults(t *testing.T) {
 		"traps":        {c.Traps.ListenAddresses[0], "[::]:9162"},
 		"syslog udp":   {c.Syslog.UDPListenAddresses[0], "[::]:9514"},
 		"syslog tcp":   {c.Syslog.TCPListenAddresses[0], "[::]:9514"},
-		"syslog tls":   {c.Syslog.TLSListenAddresses[0], "[::]:9601"},
 		"alerting":     {c.Alerting.Alertmanagers[0], "http://[::1]:9093"},
 	}
 	for name, v := range checks {
