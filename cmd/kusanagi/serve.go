@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path"
@@ -238,7 +239,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if name := c.cmd.FullCommand(); name == "run" || name == "syslog" {
 		srv, err := syslog.New(syslog.Options{
 			UDPAddresses: cfg.Syslog.UDPListenAddresses, TCPAddresses: cfg.Syslog.TCPListenAddresses,
-			Records: syslogWriter, Logger: logger, Registerer: reg,
+			Profiles: syslogProfiles(cfg), Records: syslogWriter, Logger: logger, Registerer: reg,
 		})
 		if err != nil {
 			return &exitError{code: 1, err: err}
@@ -305,6 +306,26 @@ func (c *serveCommand) embeddedAlertmanager(cfg *config.Config, logger *slog.Log
 		Registerer:    reg,
 		Gatherer:      reg,
 	})
+}
+
+// syslogProfiles turns the checked config into parser profiles.
+func syslogProfiles(cfg *config.Config) []syslog.SourceProfile {
+	var out []syslog.SourceProfile
+	for _, p := range cfg.Syslog.Profiles {
+		sp := syslog.SourceProfile{Profile: syslog.Profile{HostName: p.HostName}}
+		if p.TimeZone != "" {
+			sp.Profile.Location, _ = time.LoadLocation(p.TimeZone)
+		}
+		for _, s := range p.Sources {
+			if pfx, err := netip.ParsePrefix(s); err == nil {
+				sp.Sources = append(sp.Sources, pfx.Masked())
+			} else if a, err := netip.ParseAddr(s); err == nil {
+				sp.Sources = append(sp.Sources, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			}
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // webURL is how alerts link back to the log search: web.external_url, or

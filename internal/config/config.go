@@ -105,6 +105,19 @@ type Syslog struct {
 	UDPListenAddresses []string `yaml:"udp_listen_addresses"`
 	TCPListenAddresses []string `yaml:"tcp_listen_addresses"`
 	TLSListenAddresses []string `yaml:"tls_listen_addresses"`
+	// Profiles adjust parsing per sender: the first whose sources hold
+	// the sender's address applies.
+	Profiles []SyslogProfile `yaml:"profiles"`
+}
+
+// SyslogProfile is how to read the lines of some senders.
+type SyslogProfile struct {
+	Where   yamlpos.Meta
+	Sources []string `yaml:"sources"`
+	// TimeZone of timestamps without one (IANA name, Europe/Berlin).
+	TimeZone string `yaml:"time_zone"`
+	// HostName overrides host.name (gear that sends none or a useless one).
+	HostName string `yaml:"host_name"`
 }
 
 // Rules is the log-query evaluator. With etcd endpoints, replicas elect
@@ -238,6 +251,23 @@ func Parse(name string, src []byte) (*Config, error) {
 	listenAll(&c.Traps.Where, "listen_addresses", c.Traps.ListenAddresses)
 	listenAll(&c.Syslog.Where, "udp_listen_addresses", c.Syslog.UDPListenAddresses)
 	listenAll(&c.Syslog.Where, "tcp_listen_addresses", c.Syslog.TCPListenAddresses)
+	for i, p := range c.Syslog.Profiles {
+		if len(p.Sources) == 0 {
+			add(p.Where.Pos, "syslog: profiles[%d]: sources are required", i)
+		}
+		for j, src := range p.Sources {
+			if _, err := netip.ParsePrefix(src); err != nil {
+				if _, err := netip.ParseAddr(src); err != nil {
+					add(p.Where.At(fmt.Sprintf("sources[%d]", j)), "syslog: profiles: %q is neither an address nor a CIDR", src)
+				}
+			}
+		}
+		if p.TimeZone != "" {
+			if _, err := time.LoadLocation(p.TimeZone); err != nil {
+				add(p.Where.At("time_zone"), "syslog: profiles: unknown time_zone %q (an IANA name such as Europe/Berlin)", p.TimeZone)
+			}
+		}
+	}
 	if len(c.Syslog.TLSListenAddresses) > 0 {
 		add(c.Syslog.Where.At("tls_listen_addresses"), "syslog: tls_listen_addresses: syslog over TLS is not built yet (issue 5); use UDP or TCP")
 	}

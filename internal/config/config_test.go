@@ -39,6 +39,9 @@ traps:
   listen_addresses: ['[::]:9162', '[::]:9162']
 syslog:
   udp_listen_addresses: ['fd00::1:514']
+  profiles:
+    - sources: [10.0.0.0/8, not-a-cidr]
+      time_zone: Mars/Olympus
 catalogue:
   files: ['[']
 bogus: 1
@@ -55,8 +58,10 @@ bogus: 1
 		`k.yml:7:12: timeout: not a valid duration string: "soon"`,
 		`k.yml:9:35: listen_addresses: "[::]:9162" listed twice`,
 		`k.yml:11:26: udp_listen_addresses[0]: invalid listen address "fd00::1:514"`,
-		`k.yml:13:11: files: invalid glob "["`,
-		`k.yml:14:1: unknown field "bogus"`,
+		`k.yml:13:29: syslog: profiles: "not-a-cidr" is neither an address nor a CIDR`,
+		`k.yml:14:18: syslog: profiles: unknown time_zone "Mars/Olympus"`,
+		`k.yml:16:11: files: invalid glob "["`,
+		`k.yml:17:1: unknown field "bogus"`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -3,6 +3,7 @@ package syslog
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -83,5 +84,55 @@ func TestLoggerToStore(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// recorder keeps what the server hands over.
+type recorder struct{ ch chan logs.Record }
+
+func (r recorder) Add(rec logs.Record) { r.ch <- rec }
+func (r recorder) AddWait(ctx context.Context, rec logs.Record) error {
+	select {
+	case r.ch <- rec:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestSourceProfiles(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recorder{ch: make(chan logs.Record, 4)}
+	srv, err := New(Options{UDPAddresses: []string{"[::1]:0"}, Records: rec, Profiles: []SourceProfile{{
+		Sources: []netip.Prefix{netip.MustParsePrefix("::1/128")},
+		Profile: Profile{Location: berlin, HostName: "edge-router-7"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	addrs, err := srv.Addrs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("udp6", addrs[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("<189>Jun 1 12:00:00: %SYS-5-RESTART: System restarted --"))
+	select {
+	case r := <-rec.ch:
+		if r.HostName != "edge-router-7" || r.Timestamp.UTC().Hour() != 10 || r.Fields["event.code"] != "SYS-5-RESTART" {
+			t.Fatalf("profile not applied: host %q time %v fields %v", r.HostName, r.Timestamp.UTC(), r.Fields)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received")
 	}
 }
