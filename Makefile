@@ -24,9 +24,10 @@ run: build
 	$(BIN) run
 
 # Debian packages the end-to-end tests run against: net-snmp's snmptrap and
-# snmpinform (snmp). apt-get update runs once, and only when something is
-# missing.
-TEST_PACKAGES := snmp
+# snmpinform (snmp), rsyslog (a relay forwarding over TCP; the tests run
+# their own instance). util-linux logger is on every Debian system.
+# apt-get update runs once, and only when something is missing.
+TEST_PACKAGES := snmp rsyslog
 AM_VERSION    := v0.35.0
 AMTOOL        := bin/amtool
 $(AMTOOL):

@@ -68,6 +68,8 @@ func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
+	// rsyslog keeps the space after the tag in the message it forwards.
+	rec.Message = strings.TrimLeft(rec.Message, " ")
 	setEventCode(&rec)
 	return rec
 }

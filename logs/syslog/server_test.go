@@ -4,7 +4,9 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -134,5 +136,67 @@ func TestSourceProfiles(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("nothing received")
+	}
+}
+
+// TestRsyslogForwardsOverTCP runs an rsyslog instance of its own (Debian
+// package rsyslog, installed by `make test`) that takes a line on UDP and
+// forwards it over TCP with octet counting, as a site's relay would.
+func TestRsyslogForwardsOverTCP(t *testing.T) {
+	rsyslogd, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		t.Fatal("rsyslogd not found: `make test` installs the Debian package rsyslog")
+	}
+	rec := recorder{ch: make(chan logs.Record, 16)}
+	srv, err := New(Options{TCPAddresses: []string{"[::1]:0"}, Records: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	addrs, err := srv.Addrs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcpPort := addrs[0].(*net.TCPAddr).Port
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPort := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "rsyslog.conf")
+	os.WriteFile(conf, []byte(`global(workDirectory="`+dir+`")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="`+strconv.Itoa(inPort)+`")
+action(type="omfwd" target="::1" port="`+strconv.Itoa(tcpPort)+`" protocol="tcp"
+       TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
+`), 0o644)
+	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslog.pid"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(inPort))
+		if err == nil {
+			c.Write([]byte("<187>Nov 25 10:00:00 core1 42: %LINK-3-UPDOWN: Interface Gi0/2, changed state to down"))
+			c.Close()
+		}
+		select {
+		case r := <-rec.ch:
+			if r.Fields["event.code"] != "LINK-3-UPDOWN" || r.Fields["log.syslog.version"] != "1" || r.HostIP != "::1" {
+				t.Fatalf("forwarded record: %+v", r)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing forwarded by rsyslog within 15s")
+		}
 	}
 }
