@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
 	doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
+CREATE INDEX IF NOT EXISTS records_event_code ON records(json_extract(doc, '$."event.code"'), ts);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, original, content='', contentless_delete=1, tokenize="unicode61 tokenchars '_'");
 `
 
