@@ -292,12 +292,12 @@ func (m *Mesh) retryLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		m.mu.Lock()
-		todo := make([]MeshEntry, 0, len(m.pending))
+		queued := make([]MeshEntry, 0, len(m.pending))
 		for _, e := range m.pending {
-			todo = append(todo, e)
+			queued = append(queued, e)
 		}
 		m.mu.Unlock()
-		for _, e := range todo {
+		for _, e := range queued {
 			wctx, cancel := context.WithTimeout(ctx, m.opts.WriteTimeout)
 			err := m.write(wctx, e)
 			cancel()

@@ -63,7 +63,7 @@ func TestLoggerToStore(t *testing.T) {
 	want := map[string]string{
 		`event.code:"LINK-3-UPDOWN" AND log.syslog.appname:ifmgr AND host.ip:"::1" AND log.syslog.severity.code:3`: "",
 		`event.code:"BGP-5-ADJCHANGE" AND log.syslog.msgid:ADJ AND host.ip:127.0.0.1`:                              "",
-		`event.code:SNMP_TRAP_LINK_DOWN AND log.syslog.appname:mib2d`:                                             "",
+		`event.code:SNMP_TRAP_LINK_DOWN AND log.syslog.appname:mib2d`:                                              "",
 		`message:"Accepted publickey" AND log.syslog.appname:sshd`:                                                 "",
 	}
 	deadline := time.Now().Add(10 * time.Second)
