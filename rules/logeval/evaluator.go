@@ -52,12 +52,15 @@ type Evaluator struct {
 	logger  *slog.Logger
 	metrics *metrics
 
-	mu    sync.Mutex
+	mu    sync.Mutex // guards the rules map; each rule's state has its own lock
 	rules map[string]*ruleState
 }
 
 // ruleState is one log source's memory: its groups and last evaluation.
 type ruleState struct {
+	// mu is held through an evaluation, so that rules evaluate in parallel
+	// and only /rules waits on one.
+	mu       sync.Mutex
 	groups   map[string]*group
 	lastEval time.Time
 	took     time.Duration
@@ -88,15 +91,17 @@ type GroupStatus struct {
 
 // Status lists every rule of the catalogue in force with its last result.
 func (e *Evaluator) Status() []RuleStatus {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var out []RuleStatus
 	for _, r := range Rules(e.opts.Catalogue()) {
 		rs := RuleStatus{
 			Alert: r.Alert.Name, Source: r.Index, Query: r.Source.Query, Every: r.Source.Every.String(),
 			Window: r.Source.Window.String(), Condition: r.Source.Condition, Groups: []GroupStatus{},
 		}
-		if st := e.rules[r.Key()]; st != nil {
+		e.mu.Lock()
+		st := e.rules[r.Key()]
+		e.mu.Unlock()
+		if st != nil {
+			st.mu.Lock()
 			rs.LastEvaluation, rs.Duration = st.lastEval, st.took.Seconds()
 			if st.err != nil {
 				rs.Error = st.err.Error()
@@ -112,6 +117,7 @@ func (e *Evaluator) Status() []RuleStatus {
 				}
 				rs.Groups = append(rs.Groups, gs)
 			}
+			st.mu.Unlock()
 		}
 		out = append(out, rs)
 	}
@@ -119,14 +125,16 @@ func (e *Evaluator) Status() []RuleStatus {
 }
 
 func (e *Evaluator) record(r Rule, ts time.Time, took time.Duration, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	st := e.stateLocked(r)
+	st := e.state(r)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	st.lastEval, st.took, st.err = ts, took, err
 }
 
-// stateLocked returns the rule's state, creating it; e.mu is held.
-func (e *Evaluator) stateLocked(r Rule) *ruleState {
+// state returns the rule's state, creating it.
+func (e *Evaluator) state(r Rule) *ruleState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	st := e.rules[r.Key()]
 	if st == nil {
 		st = &ruleState{groups: map[string]*group{}}
@@ -295,9 +303,9 @@ func (e *Evaluator) Eval(ctx context.Context, r Rule, ts time.Time) error {
 		}
 	}
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	st := e.stateLocked(r)
+	st := e.state(r)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for k := range values {
 		if g := st.groups[k]; g != nil {
 			g.lastSeen = ts
