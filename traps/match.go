@@ -94,19 +94,19 @@ func (s *source) varbindsMatch(t *Trap) bool {
 
 // instance is the address the alert names: the sender, or for a trusted
 // forwarder the snmpTrapAddress.0 it relays.
-func instance(t *Trap, trusted []netip.Prefix) string {
+func instance(t *Trap, trusted []netip.Prefix) netip.Addr {
 	addr := t.Source.Addr().Unmap()
 	for _, p := range trusted {
 		if p.Contains(addr) {
 			if v, ok := t.Lookup(snmpTrapAddress0); ok {
 				if fwd, err := netip.ParseAddr(v); err == nil {
-					return fwd.Unmap().String()
+					return fwd.Unmap()
 				}
 			}
 			break
 		}
 	}
-	return addr.String()
+	return addr
 }
 
 // labels renders the labels a trap gives the alert: the alert's labels, the

@@ -309,7 +309,8 @@ func (r *Receiver) ack(d datagram, p *gosnmp.SnmpPacket) {
 // Process matches one trap against the catalogue and sends what it raises
 // or resolves.
 func (r *Receiver) Process(t *Trap) {
-	inst := instance(t, r.trusted)
+	instAddr := instance(t, r.trusted)
+	inst := instAddr.String()
 	if r.opts.Records != nil {
 		r.opts.Records.Add(t.record(r.opts.Names, inst))
 	}
@@ -319,7 +320,7 @@ func (r *Receiver) Process(t *Trap) {
 	var out []sender.Alert
 	matched := false
 	for _, s := range ix.byOID[t.OID] {
-		if !s.fromAllowedSender(netip.MustParseAddr(inst)) || !s.varbindsMatch(t) {
+		if !s.fromAllowedSender(instAddr) || !s.varbindsMatch(t) {
 			continue
 		}
 		labels, err := s.labels(t, r.opts.Names, inst)
@@ -344,7 +345,7 @@ func (r *Receiver) Process(t *Trap) {
 		r.metrics.alerts.WithLabelValues("firing").Inc()
 	}
 	for _, s := range ix.byClear[t.OID] {
-		if !s.fromAllowedSender(netip.MustParseAddr(inst)) {
+		if !s.fromAllowedSender(instAddr) {
 			continue
 		}
 		labels, err := s.labels(t, r.opts.Names, inst)
