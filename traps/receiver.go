@@ -240,22 +240,13 @@ func (r *Receiver) Run(ctx context.Context) error {
 }
 
 func (r *Receiver) read(c *net.UDPConn, queue chan<- datagram) {
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		d := datagram{conn: c, from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), data: append([]byte(nil), buf[:n]...), at: time.Now()}
+	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
 		select {
-		case queue <- d:
+		case queue <- datagram{conn: c, from: from, data: append([]byte(nil), data...), at: time.Now()}:
 		default:
 			r.metrics.dropped.WithLabelValues("queue_full").Inc()
 		}
-	}
+	})
 }
 
 func (r *Receiver) work(queue <-chan datagram) {

@@ -173,18 +173,11 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) readUDP(c *net.UDPConn) {
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		s.metrics.messages.WithLabelValues("udp").Inc()
-		s.opts.Records.Add(s.parse(buf[:n], from.Addr()))
-	}
+	received := s.metrics.messages.WithLabelValues("udp")
+	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
+		received.Inc()
+		s.opts.Records.Add(s.parse(data, from.Addr()))
+	})
 }
 
 func (s *Server) accept(ctx context.Context, l net.Listener, wg *sync.WaitGroup) {
