@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -58,19 +59,32 @@ func newServeCommand(app *kingpin.Application, name, help string, newLogger func
 	c.configFile = c.cmd.Flag("config.file", "Kusanagi configuration file; the embedded defaults (examples/) when empty.").String()
 	c.dataDir = c.cmd.Flag("data.dir", "Directory for state; overrides storage.path of the configuration.").String()
 	c.listenAddr = c.cmd.Flag("web.listen-address", "Address for the web endpoints; overrides web.listen_address.").String()
-	if name == "run" {
+	if c.runs("alertmanager") {
 		c.amAddr = c.cmd.Flag("alertmanager.listen-address", "Address of the embedded Alertmanager; overrides alertmanager.listen_address.").String()
 	}
-	if name == "run" || name == "traps" {
+	if c.runs("traps") {
 		c.trapAddrs = c.cmd.Flag("traps.listen-address", "Trap listen address (repeatable); overrides traps.listen_addresses.").Strings()
 	}
-	if name == "run" || name == "syslog" {
+	if c.runs("syslog") {
 		c.syslogAddrs = c.cmd.Flag("syslog.listen-address", "Syslog listen address for both UDP and TCP (repeatable); overrides syslog.*_listen_addresses.").Strings()
 	}
 	return c
 }
 
 func (c *serveCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
+
+// components says what each serving command runs; the catalogue, the
+// sender, the web endpoints and the log store run in all of them.
+var components = map[string][]string{
+	"run":    {"logeval", "traps", "syslog", "alertmanager"},
+	"rules":  {"logeval"},
+	"traps":  {"traps"},
+	"syslog": {"syslog"},
+}
+
+func (c *serveCommand) runs(component string) bool {
+	return slices.Contains(components[c.cmd.FullCommand()], component)
+}
 
 // loadConfig reads --config.file, or the embedded default configuration.
 func (c *serveCommand) loadConfig() (*config.Config, func() ([]rules.File, error), []string, error) {
@@ -170,29 +184,17 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var store logs.Store
-	var recordWriter *logs.Writer
-	var syslogWriter *logs.Writer
-	if name := c.cmd.FullCommand(); name == "run" || name == "traps" || name == "rules" || name == "syslog" {
-		es, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
-		if err != nil {
-			return err
-		}
-		defer es.Close()
-		store = es
-		if recordWriter, err = logs.NewWriter(logs.WriterOptions{Store: es, Name: "traps", Logger: logger, Registerer: reg}); err != nil {
-			return err
-		}
-		if syslogWriter, err = logs.NewWriter(logs.WriterOptions{Store: es, Name: "syslog", Logger: logger, Registerer: reg}); err != nil {
-			return err
-		}
+	store, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
+	if err != nil {
+		return err
 	}
+	defer store.Close()
 	var ev *logeval.Evaluator
 	var rulesStatus func() []logeval.RuleStatus
 	var rulesClient *clientv3.Client
-	if name := c.cmd.FullCommand(); name == "run" || name == "rules" {
+	if c.runs("logeval") {
 		var state logeval.StateStore
-		if eps := cfg.Rules.EtcdEndpoints; len(eps) > 0 && name == "rules" {
+		if eps := cfg.Rules.EtcdEndpoints; len(eps) > 0 && c.cmd.FullCommand() == "rules" {
 			rulesClient, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
 			if err != nil {
 				return fmt.Errorf("rules: cannot create etcd client: %w", err)
@@ -236,7 +238,11 @@ func (c *serveCommand) run(ctx context.Context) error {
 			g.Go(func() error { return ev.Run(ctx) })
 		}
 	}
-	if name := c.cmd.FullCommand(); name == "run" || name == "syslog" {
+	if c.runs("syslog") {
+		syslogWriter, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", Logger: logger, Registerer: reg})
+		if err != nil {
+			return err
+		}
 		srv, err := syslog.New(syslog.Options{
 			UDPAddresses: cfg.Syslog.UDPListenAddresses, TCPAddresses: cfg.Syslog.TCPListenAddresses,
 			Profiles: syslogProfiles(cfg), Records: syslogWriter, Logger: logger, Registerer: reg,
@@ -247,7 +253,11 @@ func (c *serveCommand) run(ctx context.Context) error {
 		g.Go(func() error { return srv.Run(ctx) })
 		g.Go(func() error { return syslogWriter.Run(ctx) })
 	}
-	if name := c.cmd.FullCommand(); name == "run" || name == "traps" {
+	if c.runs("traps") {
+		recordWriter, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "traps", Logger: logger, Registerer: reg})
+		if err != nil {
+			return err
+		}
 		rcv, err := newTrapReceiver(cfg, reloader, snd, recordWriter, logger, reg)
 		if err != nil {
 			return &exitError{code: 1, err: err}
@@ -255,7 +265,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		g.Go(func() error { return rcv.Run(ctx) })
 		g.Go(func() error { return recordWriter.Run(ctx) })
 	}
-	if c.cmd.FullCommand() == "run" {
+	if c.runs("alertmanager") {
 		am, err := c.embeddedAlertmanager(cfg, logger, reg)
 		if err != nil {
 			return err
