@@ -187,7 +187,9 @@ func (a *Alerts) Run(ctx context.Context) error {
 			break
 		}
 	}
-	go a.gcLoop(ctx)
+	var gc sync.WaitGroup
+	defer gc.Wait()
+	gc.Go(func() { a.gcLoop(ctx) })
 	for ctx.Err() == nil {
 		a.watch(ctx)
 		if ctx.Err() != nil {
