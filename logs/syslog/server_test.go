@@ -32,20 +32,11 @@ func TestLoggerToStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{UDPAddresses: []string{"[::]:0"}, TCPAddresses: []string{"[::]:0"}, Records: w})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	srvDone := make(chan struct{})
-	go func() { srv.Run(ctx); close(srvDone) }()
-	defer func() { cancel(); <-srvDone; <-done }()
-	addrs, err := srv.Addrs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer func() { cancel(); <-done }()
+	addrs := startServer(t, Options{UDPAddresses: []string{"[::]:0"}, TCPAddresses: []string{"[::]:0"}, Records: w})
 	udpPort := strconv.Itoa(addrs[0].(*net.UDPAddr).Port)
 	tcpPort := strconv.Itoa(addrs[1].(*net.TCPAddr).Port)
 
@@ -108,21 +99,10 @@ func TestSourceProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := recorder{ch: make(chan logs.Record, 4)}
-	srv, err := New(Options{UDPAddresses: []string{"[::1]:0"}, Records: rec, Profiles: []SourceProfile{{
+	addrs := startServer(t, Options{UDPAddresses: []string{"[::1]:0"}, Records: rec, Profiles: []SourceProfile{{
 		Sources: []netip.Prefix{netip.MustParsePrefix("::1/128")},
 		Profile: Profile{Location: berlin, HostName: "edge-router-7"},
 	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	addrs, err := srv.Addrs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c, err := net.Dial("udp6", addrs[0].String())
 	if err != nil {
 		t.Fatal(err)
@@ -148,18 +128,7 @@ func TestRsyslogForwardsOverTCP(t *testing.T) {
 		t.Fatal("rsyslogd not found: `make test` installs the Debian package rsyslog")
 	}
 	rec := recorder{ch: make(chan logs.Record, 16)}
-	srv, err := New(Options{TCPAddresses: []string{"[::1]:0"}, Records: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	addrs, err := srv.Addrs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addrs := startServer(t, Options{TCPAddresses: []string{"[::1]:0"}, Records: rec})
 	tcpPort := addrs[0].(*net.TCPAddr).Port
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -199,4 +168,23 @@ action(type="omfwd" target="::1" port="`+strconv.Itoa(tcpPort)+`" protocol="tcp"
 			t.Fatal("nothing forwarded by rsyslog within 15s")
 		}
 	}
+}
+
+// startServer runs a server until the test ends and returns its bound
+// addresses, UDP first.
+func startServer(t *testing.T, o Options) []net.Addr {
+	t.Helper()
+	srv, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addrs, err := srv.Addrs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addrs
 }
