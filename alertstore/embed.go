@@ -1,6 +1,7 @@
 package alertstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -44,18 +45,18 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if o.Name != "" {
 		cfg.Name = o.Name
 	}
-	cu, err := url.Parse(cmpOr(o.ClientURL, "http://[::1]:0"))
+	cu, err := url.Parse(cmp.Or(o.ClientURL, "http://[::1]:0"))
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: client URL: %w", err)
 	}
-	pu, err := url.Parse(cmpOr(o.PeerURL, "http://[::1]:0"))
+	pu, err := url.Parse(cmp.Or(o.PeerURL, "http://[::1]:0"))
 	if err != nil {
 		return nil, fmt.Errorf("embedded etcd: peer URL: %w", err)
 	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.InitialCluster = cmpOr(o.InitialCluster, cfg.Name+"="+pu.String())
-	cfg.LogLevel = cmpOr(o.LogLevel, "error")
+	cfg.InitialCluster = cmp.Or(o.InitialCluster, cfg.Name+"="+pu.String())
+	cfg.LogLevel = cmp.Or(o.LogLevel, "error")
 	// Alerts are rewritten as they refresh; keep one hour of history.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
@@ -96,10 +97,3 @@ func (e *Embedded) Endpoints() []string {
 
 // Close stops the member.
 func (e *Embedded) Close() { e.Etcd.Close() }
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -2,7 +2,6 @@ package traps
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -119,27 +118,4 @@ func (n *Names) Name(oid string) string {
 		prefix = prefix[:i]
 	}
 	return oid
-}
-
-// Len returns how many names are known.
-func (n *Names) Len() int {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return len(n.byName)
-}
-
-// Modules lists the modules with known names, for logs.
-func (n *Names) Modules() []string {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	seen := map[string]bool{}
-	for name := range n.byName {
-		seen[name[:strings.Index(name, "::")]] = true
-	}
-	out := make([]string, 0, len(seen))
-	for m := range seen {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -160,7 +161,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
-	logger.Info("starting kusanagi", "command", c.cmd.FullCommand(), "version", version.Info(), "config", cmp(cfg.File, embeddedConfigName), "data_dir", cfg.Storage.Path)
+	logger.Info("starting kusanagi", "command", c.cmd.FullCommand(), "version", version.Info(), "config", cmp.Or(cfg.File, embeddedConfigName), "data_dir", cfg.Storage.Path)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -364,11 +365,4 @@ func reloadOnSIGHUP(ctx context.Context, r *rules.Reloader, logger *slog.Logger)
 			r.Reload() // the reloader logs a rejected catalogue
 		}
 	}
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
