@@ -24,10 +24,9 @@ import (
 
 // webhook is a receiver on loopback that records every notification.
 type webhook struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	msgs  []webhookMessage
-	delay time.Duration
+	srv  *httptest.Server
+	mu   sync.Mutex
+	msgs []webhookMessage
 }
 
 type webhookMessage struct {
