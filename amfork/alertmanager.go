@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,13 +393,15 @@ func externalURL(external string, listen net.Addr) (*url.URL, error) {
 		u.Path = strings.TrimRight(u.Path, "/")
 		return u, nil
 	}
-	host, err := ipv6.URLHost(listen.String())
+	ap, err := netip.ParseAddrPort(listen.String())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot derive the external URL from %s: %w", listen, err)
 	}
-	if h, port, err := net.SplitHostPort(host); err == nil && (h == "::1" || h == "127.0.0.1") {
-		if name, err := os.Hostname(); err == nil && !strings.HasPrefix(listen.String(), "[::1]") && !strings.HasPrefix(listen.String(), "127.") {
-			host = net.JoinHostPort(name, port)
+	host := ap.String() // brackets IPv6 literals
+	if ap.Addr().IsUnspecified() {
+		// Listening everywhere: name the host, as upstream does.
+		if name, err := os.Hostname(); err == nil {
+			host = net.JoinHostPort(name, strconv.Itoa(int(ap.Port())))
 		}
 	}
 	return &url.URL{Scheme: "http", Host: host}, nil
