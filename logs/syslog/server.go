@@ -3,6 +3,7 @@ package syslog
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ import (
 )
 
 // Records takes parsed lines: Add may drop under overload (UDP is lossy
-// anyway), AddWait blocks (TCP pushes back on its sender).
+// anyway), AddWait blocks (TCP and TLS push back on their senders).
 type Records interface {
 	Add(logs.Record)
 	AddWait(context.Context, logs.Record) error
@@ -36,6 +37,9 @@ type SourceProfile struct {
 // Options configure a Server.
 type Options struct {
 	UDPAddresses, TCPAddresses []string
+	// TLSAddresses take RFC 5425 syslog over TLS, framed like TCP.
+	TLSAddresses []string
+	TLS          TLSOptions
 	// ReceiveBuffer is the SO_RCVBUF of UDP sockets; default 16 MiB.
 	ReceiveBuffer int
 	// MaxMessageSize bounds one message; longer TCP lines are cut. Default 64 KiB.
@@ -52,12 +56,15 @@ type Server struct {
 	logger  *slog.Logger
 	bound   chan []net.Addr
 	metrics *metrics
+	tls     *tls.Config
 }
 
 type metrics struct {
-	messages    *prometheus.CounterVec
-	parseErrors prometheus.Counter
-	connections prometheus.Gauge
+	messages          *prometheus.CounterVec
+	parseErrors       prometheus.Counter
+	connections       map[string]prometheus.Gauge
+	handshakeFailures *prometheus.CounterVec
+	certExpiry        prometheus.GaugeFunc
 }
 
 // New validates o.
@@ -65,7 +72,7 @@ func New(o Options) (*Server, error) {
 	if o.Records == nil {
 		return nil, errors.New("syslog: Records is required")
 	}
-	if len(o.UDPAddresses)+len(o.TCPAddresses) == 0 {
+	if len(o.UDPAddresses)+len(o.TCPAddresses)+len(o.TLSAddresses) == 0 {
 		return nil, errors.New("syslog: no listen addresses")
 	}
 	if o.ReceiveBuffer <= 0 {
@@ -80,19 +87,48 @@ func New(o Options) (*Server, error) {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
+	s := &Server{opts: o, logger: o.Logger.With("component", "syslog"), bound: make(chan []net.Addr, 1)}
+	var files *tlsFiles
+	if len(o.TLSAddresses) > 0 {
+		if err := s.opts.TLS.validate(); err != nil {
+			return nil, err
+		}
+		var err error
+		if files, err = newTLSFiles(s.opts.TLS, s.logger); err != nil {
+			return nil, fmt.Errorf("syslog: %w", err)
+		}
+		s.tls = &tls.Config{GetConfigForClient: files.config}
+	}
 	f := promauto.With(o.Registerer)
 	f.NewCounterFunc(prometheus.CounterOpts{
 		Name: "kusanagi_syslog_kernel_drops_total",
 		Help: "UDP datagrams the kernel dropped for a full receive buffer (RcvbufErrors of /proc/net/snmp and snmp6; host or pod wide).",
 	}, ipv6.UDPReceiveBufferErrors)
-	return &Server{opts: o, logger: o.Logger.With("component", "syslog"), bound: make(chan []net.Addr, 1), metrics: &metrics{
+	s.metrics = &metrics{
 		messages:    f.NewCounterVec(prometheus.CounterOpts{Name: "kusanagi_syslog_messages_total", Help: "Syslog messages received, by transport."}, []string{"transport"}),
 		parseErrors: f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_syslog_parse_errors_total", Help: "Messages stored whole because they did not parse."}),
-		connections: f.NewGauge(prometheus.GaugeOpts{Name: "kusanagi_syslog_tcp_connections", Help: "Open TCP connections."}),
-	}}, nil
+		connections: map[string]prometheus.Gauge{
+			"tcp": f.NewGauge(prometheus.GaugeOpts{Name: "kusanagi_syslog_tcp_connections", Help: "Open TCP connections."}),
+			"tls": f.NewGauge(prometheus.GaugeOpts{Name: "kusanagi_syslog_tls_connections", Help: "Open TLS connections, handshake done."}),
+		},
+		handshakeFailures: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kusanagi_syslog_tls_handshake_failures_total",
+			Help: "TLS handshakes that failed, by reason (timeout, not_tls, no_client_certificate, bad_client_certificate, rejected_by_client, closed, other).",
+		}, []string{"reason"}),
+	}
+	if files != nil {
+		s.metrics.certExpiry = f.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kusanagi_syslog_tls_certificate_expiry_timestamp_seconds",
+			Help: "When the TLS certificate in use expires; it is re-read when its file changes.",
+		}, files.expiry)
+	}
+	for _, r := range handshakeFailureReasons {
+		s.metrics.handshakeFailures.WithLabelValues(r)
+	}
+	return s, nil
 }
 
-// Addrs waits until the sockets are bound: UDP first, then TCP.
+// Addrs waits until the sockets are bound: UDP first, then TCP, then TLS.
 func (s *Server) Addrs(ctx context.Context) ([]net.Addr, error) {
 	select {
 	case a := <-s.bound:
@@ -125,12 +161,12 @@ func (s *Server) parse(line []byte, src netip.Addr) logs.Record {
 // Run listens until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	var udp []*net.UDPConn
-	var tcp []net.Listener
+	var tcp, tlsListeners []net.Listener
 	closeAll := func() {
 		for _, c := range udp {
 			c.Close()
 		}
-		for _, l := range tcp {
+		for _, l := range append(tcp, tlsListeners...) {
 			l.Close()
 		}
 	}
@@ -158,13 +194,28 @@ func (s *Server) Run(ctx context.Context) error {
 		tcp = append(tcp, l)
 		addrs = append(addrs, l.Addr())
 	}
+	for _, a := range s.opts.TLSAddresses {
+		l, err := ipv6.Listen(ctx, "tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("cannot listen for syslog on tls %s: %w", a, err)
+		}
+		s.logger.Info("listening for syslog", "transport", "tls", "address", l.Addr().String())
+		tlsListeners = append(tlsListeners, l)
+		addrs = append(addrs, l.Addr())
+	}
 	s.bound <- addrs
 	var wg sync.WaitGroup
 	for _, c := range udp {
 		wg.Go(func() { s.readUDP(c) })
 	}
 	for _, l := range tcp {
-		wg.Go(func() { s.accept(ctx, l, &wg) })
+		wg.Go(func() {
+			s.accept(ctx, l, &wg, func(c net.Conn) { s.serveStream(ctx, c, "tcp", nil) })
+		})
+	}
+	for _, l := range tlsListeners {
+		wg.Go(func() { s.accept(ctx, l, &wg, func(c net.Conn) { s.serveTLS(ctx, c) }) })
 	}
 	<-ctx.Done()
 	closeAll()
@@ -180,32 +231,78 @@ func (s *Server) readUDP(c *net.UDPConn) {
 	})
 }
 
-func (s *Server) accept(ctx context.Context, l net.Listener, wg *sync.WaitGroup) {
+// accept serves each connection of l in its own goroutine until l closes.
+func (s *Server) accept(ctx context.Context, l net.Listener, wg *sync.WaitGroup, serve func(net.Conn)) {
 	var conns sync.Map
 	defer conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+	var backoff time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors, most likely: ending the loop would
+			// stop the listener for good, so wait and try again.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger.Error("cannot accept a syslog connection", "address", l.Addr().String(), "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
 		}
+		backoff = 0
 		conns.Store(c, true)
 		wg.Go(func() {
 			defer conns.Delete(c)
-			s.serveTCP(ctx, c)
+			serve(c)
 		})
 	}
 }
 
-// serveTCP reads one connection, telling RFC 6587 octet counting ("123
-// <187>...") from newline framing by the first byte of each frame.
-func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	s.metrics.connections.Inc()
-	defer s.metrics.connections.Dec()
-	src := netip.IPv6Unspecified()
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		src = a.AddrPort().Addr().Unmap()
+// serveTLS runs the handshake, within its timeout, then reads the
+// connection as TCP. Only a verified client certificate's subject is
+// recorded: an unverified one names nobody.
+func (s *Server) serveTLS(ctx context.Context, c net.Conn) {
+	tc := tls.Server(c, s.tls)
+	c.SetDeadline(time.Now().Add(s.opts.TLS.HandshakeTimeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		reason := handshakeFailure(err)
+		s.metrics.handshakeFailures.WithLabelValues(reason).Inc()
+		level := slog.LevelWarn
+		if reason == "closed" {
+			level = slog.LevelDebug // load balancer health checks connect and close
+		}
+		s.logger.Log(ctx, level, "TLS handshake failed", "source", source(c).String(), "reason", reason, "err", err)
+		return
 	}
+	c.SetDeadline(time.Time{})
+	var fields map[string]string
+	if cs := tc.ConnectionState(); len(cs.VerifiedChains) > 0 {
+		fields = map[string]string{"tls.client.subject": cs.PeerCertificates[0].Subject.String()}
+	}
+	s.serveStream(ctx, tc, "tls", fields)
+}
+
+func source(c net.Conn) netip.AddrPort {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ipv6.Unmap(a.AddrPort())
+	}
+	return netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+}
+
+// serveStream reads one TCP or TLS connection, telling RFC 6587 octet
+// counting ("123 <187>...") from newline framing by the first byte of each
+// frame, and adds fields to every record.
+func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, fields map[string]string) {
+	defer c.Close()
+	conns := s.metrics.connections[transport]
+	conns.Inc()
+	defer conns.Dec()
+	received := s.metrics.messages.WithLabelValues(transport)
+	src := source(c).Addr()
 	r := bufio.NewReaderSize(c, s.opts.MaxMessageSize)
 	for {
 		first, err := r.Peek(1)
@@ -219,14 +316,18 @@ func (s *Server) serveTCP(ctx context.Context, c net.Conn) {
 			msg, err = s.newlineFramed(r)
 		}
 		if len(msg) > 0 {
-			s.metrics.messages.WithLabelValues("tcp").Inc()
-			if werr := s.opts.Records.AddWait(ctx, s.parse(msg, src)); werr != nil {
+			received.Inc()
+			rec := s.parse(msg, src)
+			for k, v := range fields {
+				rec.Fields[k] = v
+			}
+			if werr := s.opts.Records.AddWait(ctx, rec); werr != nil {
 				return
 			}
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				s.logger.Warn("closing syslog connection", "source", c.RemoteAddr().String(), "err", err)
+				s.logger.Warn("closing syslog connection", "transport", transport, "source", source(c).String(), "err", err)
 			}
 			return
 		}

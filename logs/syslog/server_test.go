@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,13 +124,24 @@ func TestSourceProfiles(t *testing.T) {
 // package rsyslog, installed by `make test`) that takes a line on UDP and
 // forwards it over TCP with octet counting, as a site's relay would.
 func TestRsyslogForwardsOverTCP(t *testing.T) {
+	rec := recorder{ch: make(chan logs.Record, 16)}
+	addrs := startServer(t, Options{TCPAddresses: []string{"[::1]:0"}, Records: rec})
+	in := startRsyslog(t, "", `action(type="omfwd" target="::1" port="`+strconv.Itoa(addrs[0].(*net.TCPAddr).Port)+`" protocol="tcp"
+       TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")`)
+	r := relayed(t, in, rec)
+	if r.Fields["event.code"] != "LINK-3-UPDOWN" || r.Fields["log.syslog.version"] != "1" || r.HostIP != "::1" {
+		t.Fatalf("forwarded record: %+v", r)
+	}
+}
+
+// startRsyslog runs an rsyslog of its own that takes lines on UDP on
+// 127.0.0.1 and applies action to them; it returns the UDP port.
+func startRsyslog(t *testing.T, global, action string) int {
+	t.Helper()
 	rsyslogd, err := exec.LookPath("rsyslogd")
 	if err != nil {
 		t.Fatal("rsyslogd not found: `make test` installs the Debian package rsyslog")
 	}
-	rec := recorder{ch: make(chan logs.Record, 16)}
-	addrs := startServer(t, Options{TCPAddresses: []string{"[::1]:0"}, Records: rec})
-	tcpPort := addrs[0].(*net.TCPAddr).Port
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,17 +150,30 @@ func TestRsyslogForwardsOverTCP(t *testing.T) {
 	pc.Close()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "rsyslog.conf")
-	os.WriteFile(conf, []byte(`global(workDirectory="`+dir+`")
+	os.WriteFile(conf, []byte(`global(workDirectory="`+dir+`" `+global+`)
 module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="`+strconv.Itoa(inPort)+`")
-action(type="omfwd" target="::1" port="`+strconv.Itoa(tcpPort)+`" protocol="tcp"
-       TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
-`), 0o644)
+`+action+"\n"), 0o644)
 	cmd := exec.Command(rsyslogd, "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslog.pid"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("rsyslogd output:\n%s", out.String())
+		}
+	})
+	return inPort
+}
+
+// relayed sends a Cisco line to rsyslog's UDP port until rsyslog is up and
+// the server hands the forwarded record over.
+func relayed(t *testing.T, inPort int, rec recorder) logs.Record {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.Dial("udp4", "127.0.0.1:"+strconv.Itoa(inPort))
@@ -158,10 +183,7 @@ action(type="omfwd" target="::1" port="`+strconv.Itoa(tcpPort)+`" protocol="tcp"
 		}
 		select {
 		case r := <-rec.ch:
-			if r.Fields["event.code"] != "LINK-3-UPDOWN" || r.Fields["log.syslog.version"] != "1" || r.HostIP != "::1" {
-				t.Fatalf("forwarded record: %+v", r)
-			}
-			return
+			return r
 		case <-time.After(500 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -172,7 +194,14 @@ action(type="omfwd" target="::1" port="`+strconv.Itoa(tcpPort)+`" protocol="tcp"
 
 // startServer runs a server until the test ends and returns its bound
 // addresses, UDP first.
-func startServer(t *testing.T, o Options) []net.Addr {
+func startServer(t testing.TB, o Options) []net.Addr {
+	t.Helper()
+	_, addrs := runServer(t, o)
+	return addrs
+}
+
+// runServer is startServer that also returns the server, for its metrics.
+func runServer(t testing.TB, o Options) (*Server, []net.Addr) {
 	t.Helper()
 	srv, err := New(o)
 	if err != nil {
@@ -186,5 +215,5 @@ func startServer(t *testing.T, o Options) []net.Addr {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return addrs
+	return srv, addrs
 }

@@ -1,0 +1,146 @@
+package syslog
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/internal/testpki"
+	"github.com/kusanagi-dev/kusanagi/logs"
+)
+
+// stalledStore takes no record until released, like a log store that has
+// fallen behind.
+type stalledStore struct {
+	release chan struct{}
+	stored  atomic.Int64
+}
+
+func (s *stalledStore) Add(logs.Record) { s.stored.Add(1) }
+func (s *stalledStore) AddWait(ctx context.Context, _ logs.Record) error {
+	select {
+	case <-s.release:
+		s.stored.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// streamDialers start a server with one stream transport on ::1 and dial it.
+func streamDialers(t testing.TB) map[string]func(Records) (net.Conn, error) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "syslog-ca")
+	certFile, keyFile := ca.Issue(t, dir, "collector")
+	clientCfg := clientTLS(t, ca.File, "", "")
+	return map[string]func(Records) (net.Conn, error){
+		"tcp": func(r Records) (net.Conn, error) {
+			addrs := startServer(t, Options{TCPAddresses: []string{"[::1]:0"}, Records: r})
+			return net.Dial("tcp", addrs[0].String())
+		},
+		"tls": func(r Records) (net.Conn, error) {
+			addrs := startServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: r, TLS: TLSOptions{CertFile: certFile, KeyFile: keyFile}})
+			return tls.Dial("tcp", addrs[0].String(), clientCfg)
+		},
+	}
+}
+
+// TestStreamBackpressure: while the store takes nothing, a TCP or TLS
+// sender blocks once the socket buffers are full, so the receiver holds a
+// bounded amount of data; when the store catches up, every line arrives.
+func TestStreamBackpressure(t *testing.T) {
+	const (
+		lines    = 8 << 10
+		lineSize = 4 << 10 // 32 MiB in all
+		bound    = 16 << 20
+	)
+	for transport, dial := range streamDialers(t) {
+		t.Run(transport, func(t *testing.T) {
+			store := &stalledStore{release: make(chan struct{})}
+			c, err := dial(store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			line := "<187>Nov 25 10:00:00 core1 %LINK-3-UPDOWN: " + strings.Repeat("x", lineSize-48)
+			frame := fmt.Sprintf("%d %s", len(line), line)
+			var written atomic.Int64
+			done := make(chan error, 1)
+			go func() {
+				for range lines {
+					if _, err := io.WriteString(c, frame); err != nil {
+						done <- err
+						return
+					}
+					written.Add(int64(len(frame)))
+				}
+				done <- nil
+			}()
+			// The sender has stalled when nothing more is written for a second.
+			last := int64(-1)
+			for last != written.Load() {
+				last = written.Load()
+				select {
+				case err := <-done:
+					t.Fatalf("the sender wrote all %d bytes into a stalled store (err %v)", written.Load(), err)
+				case <-time.After(time.Second):
+				}
+			}
+			t.Logf("%s: the sender blocked after %.1f MiB", transport, float64(last)/(1<<20))
+			if last > bound || store.stored.Load() != 0 {
+				t.Fatalf("%d bytes taken and %d records stored while the store stalled", last, store.stored.Load())
+			}
+			close(store.release)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("the sender did not finish after the store caught up")
+			}
+			for deadline := time.Now().Add(30 * time.Second); store.stored.Load() != lines; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d lines stored", store.stored.Load(), lines)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStream: lines per second from one TCP or TLS connection through
+// framing and parsing, to the store taking them (it counts, and keeps nothing).
+func BenchmarkStream(b *testing.B) {
+	line := "<187>1 2026-11-25T10:00:00.123Z core1 ios - LINK - %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down\n"
+	batch := strings.Repeat(line, 100)
+	for _, transport := range []string{"tcp", "tls"} {
+		b.Run(transport, func(b *testing.B) {
+			store := &stalledStore{release: make(chan struct{})}
+			close(store.release)
+			c, err := streamDialers(b)[transport](store)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			n := (b.N + 99) / 100 * 100
+			b.SetBytes(int64(len(line)))
+			b.ResetTimer()
+			start := time.Now()
+			for range n / 100 {
+				if _, err := io.WriteString(c, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for store.stored.Load() < int64(n) {
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "lines/s")
+		})
+	}
+}
