@@ -24,10 +24,11 @@ run: build
 	$(BIN) run
 
 # Debian packages the end-to-end tests run against: net-snmp's snmptrap and
-# snmpinform (snmp), rsyslog (a relay forwarding over TCP; the tests run
-# their own instance). util-linux logger is on every Debian system.
+# snmpinform (snmp), rsyslog (a relay forwarding over TCP, and over TLS
+# with the gtls driver of rsyslog-gnutls; the tests run their own
+# instance). util-linux logger is on every Debian system.
 # apt-get update runs once, and only when something is missing.
-TEST_PACKAGES := snmp rsyslog
+TEST_PACKAGES := snmp rsyslog rsyslog-gnutls
 AM_VERSION    := v0.35.0
 AMTOOL        := bin/amtool
 $(AMTOOL):
