@@ -9,6 +9,7 @@
 package alertstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -91,6 +92,9 @@ type Alerts struct {
 	listeners map[int]listener
 	next      int
 	revision  int64 // the etcd revision the cache reflects
+	// inflight are this replica's writes not yet acknowledged, so that the
+	// watch recognises them coming back and does not decode a second copy.
+	inflight map[model.Fingerprint]write
 
 	loaded chan struct{}
 
@@ -125,6 +129,7 @@ func NewAlerts(o AlertsOptions) (*Alerts, error) {
 		logger:    o.Logger.With("component", "alertstore"),
 		cache:     make(map[model.Fingerprint]*entry),
 		listeners: make(map[int]listener),
+		inflight:  make(map[model.Fingerprint]write),
 		loaded:    make(chan struct{}),
 		metrics:   newAlertsMetrics(o.Registerer),
 	}, nil
@@ -251,6 +256,11 @@ func (a *Alerts) watch(ctx context.Context) {
 				if fp, err := model.ParseFingerprint(strings.TrimPrefix(string(ev.Kv.Key), a.prefix)); err == nil {
 					if e, ok := a.cache[fp]; ok && e.modRev >= ev.Kv.ModRevision {
 						continue // our own write coming back: nothing to decode
+					}
+					if w, ok := a.inflight[fp]; ok && bytes.Equal(w.value, ev.Kv.Value) {
+						// Our write, seen before its transaction returned.
+						a.storedLocked(w.merged, ev.Kv.ModRevision)
+						continue
 					}
 				}
 				al, err := decodeAlert(ev.Kv.Value)

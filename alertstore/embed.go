@@ -60,6 +60,12 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	// Alerts are rewritten as they refresh; keep one hour of history.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
+	if o.InitialCluster == "" {
+		// Raft keeps 5000 applied entries in memory for slow followers; a
+		// single member has none, and at 100 alerts per entry those
+		// entries were more memory than the alerts themselves.
+		cfg.SnapshotCatchUpEntries = 100
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start embedded etcd: %w", err)

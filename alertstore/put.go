@@ -94,9 +94,13 @@ func (a *Alerts) prepare(alerts []*alert.Alert) ([]write, error) {
 		}
 		value, err := encodeAlert(merged)
 		if err != nil {
+			for _, w := range writes {
+				a.settledLocked(w)
+			}
 			return nil, fmt.Errorf("cannot encode alert %s: %w", merged.Name(), err)
 		}
 		w := write{merged: merged, existing: existing, modRev: modRev, value: value}
+		a.inflight[fp] = w
 		if i, dup := byFP[fp]; dup {
 			// The same alert twice in one request: the later one wins, as
 			// it would have through the memory provider.
@@ -132,6 +136,7 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 		cancel()
 		a.metrics.writeDuration.Observe(time.Since(begin).Seconds())
 		if err != nil {
+			a.settled(writes[start:])
 			return nil, fmt.Errorf("cannot store alerts in etcd: %w", err)
 		}
 		if resp.Succeeded {
@@ -141,6 +146,7 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 		// Some guard failed. Take the current versions, commit nothing of
 		// this batch, and retry all of it: the transaction is all or nothing.
 		a.metrics.conflicts.Inc()
+		a.settled(batch)
 		a.mtx.Lock()
 		for i, r := range resp.Responses {
 			rr := r.GetResponseRange()
@@ -169,23 +175,45 @@ func (a *Alerts) committed(batch []write, rev int64) {
 	defer a.mtx.Unlock()
 	a.metrics.writes.Add(float64(len(batch)))
 	for _, w := range batch {
-		fp := w.merged.Fingerprint()
-		e, ok := a.cache[fp]
-		if !ok {
-			e = &entry{}
-			a.cache[fp] = e
-		}
-		if e.modRev > rev {
-			continue // a newer version already arrived through the watch
-		}
-		changed := e.current == nil || !sameAlert(e.current, w.merged)
-		e.current, e.stored, e.modRev = w.merged, w.merged, rev
-		if changed {
-			a.opts.Callback.PostStore(w.merged, ok)
-			a.notifyLocked(context.Background(), w.merged)
-		}
+		a.settledLocked(w)
+		a.storedLocked(w.merged, rev)
 	}
 	a.metrics.alerts.Set(float64(len(a.cache)))
+}
+
+// storedLocked records that al is in etcd at revision rev.
+func (a *Alerts) storedLocked(al *alert.Alert, rev int64) {
+	fp := al.Fingerprint()
+	e, ok := a.cache[fp]
+	if !ok {
+		e = &entry{}
+		a.cache[fp] = e
+	}
+	if e.modRev > rev {
+		return // a newer version already arrived through the watch
+	}
+	changed := e.current == nil || !sameAlert(e.current, al)
+	e.current, e.stored, e.modRev = al, al, rev
+	if changed {
+		a.opts.Callback.PostStore(al, ok)
+		a.notifyLocked(context.Background(), al)
+	}
+}
+
+// settled forgets writes that are no longer in flight.
+func (a *Alerts) settled(writes []write) {
+	a.mtx.Lock()
+	defer a.mtx.Unlock()
+	for _, w := range writes {
+		a.settledLocked(w)
+	}
+}
+
+func (a *Alerts) settledLocked(w write) {
+	fp := w.merged.Fingerprint()
+	if cur, ok := a.inflight[fp]; ok && cur.merged == w.merged {
+		delete(a.inflight, fp)
+	}
 }
 
 // gcLoop deletes resolved alerts from etcd, each only if nobody rewrote it

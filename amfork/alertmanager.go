@@ -246,22 +246,36 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 	groupFn := func(ctx context.Context, routeFilter func(*dispatch.Route) bool, alertFilter dispatch.AlertFilter) (dispatch.AlertGroups, map[model.Fingerprint][]string, error) {
 		return r.groups(ctx, routeFilter, alertFilter)
 	}
+	requestDuration := promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "alertmanager_http_request_duration_seconds",
+		Help:    "Histogram of latencies for HTTP requests.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"handler", "method", "code"})
+	apiReg := &apiMetricsCapture{Registerer: reg}
 	apih, err := api.New(api.Options{
-		Alerts:    alerts,
-		Silences:  silences,
-		Peer:      &clusterPeer{name: o.PeerName, client: client, prefix: o.Etcd.Prefix, coord: coord},
-		Timeout:   2 * time.Minute,
-		Logger:    logger.With("component", "api"),
-		Registry:  reg,
-		GroupFunc: groupFn,
-		RequestDuration: promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "alertmanager_http_request_duration_seconds",
-			Help:    "Histogram of latencies for HTTP requests.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"handler", "method", "code"}),
+		Alerts:          alerts,
+		Silences:        silences,
+		Peer:            &clusterPeer{name: o.PeerName, client: client, prefix: o.Etcd.Prefix, coord: coord},
+		Timeout:         2 * time.Minute,
+		Logger:          logger.With("component", "api"),
+		Registry:        apiReg,
+		GroupFunc:       groupFn,
+		RequestDuration: requestDuration,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot create the API: %w", err)
+	}
+	firing, resolved, invalid, err := apiReg.counters()
+	if err != nil {
+		return err
+	}
+	post := &postAlerts{
+		alerts:   alerts,
+		firing:   firing,
+		resolved: resolved,
+		invalid:  invalid,
+		logger:   logger.With("component", "api"),
+		duration: requestDuration.MustCurryWith(prometheus.Labels{"handler": "/api/v2/alerts"}),
 	}
 	waitFunc := coord.WaitFunc(o.PeerTimeout)
 	r = &reloader{
@@ -280,6 +294,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 			return max(d, notify.MinTimeout) + waitFunc()
 		},
 		peer:     readyPeer{coord: coord},
+		post:     post,
 		apiReady: make(chan struct{}),
 	}
 	defer r.stop()
@@ -310,7 +325,8 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 	am.registerLifecycle(router, o)
 	registerStatusPage(router, statusData{peer: o.PeerName, coord: coord, alerts: alerts, url: amURL})
 	mux := apih.Register(router, routePrefix)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	post.upstream = mux
+	srv := &http.Server{Handler: routePostAlerts(mux, post, strings.TrimSuffix(routePrefix, "/")+"/api/v2/alerts"), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	srv.RegisterOnShutdown(apih.Shutdown)
 
 	serveErr := make(chan error, 1)

@@ -19,6 +19,10 @@ func TestAlertOnOneReplicaIsServedByAllWithin100ms(t *testing.T) {
 	c := startReplica(t, "c", cfg, endpoints)
 
 	assertVisibleWithin(t, a, []*replica{b, c}, 100*time.Millisecond)
+	// Counted as upstream counts them (the series sorted first is firing).
+	if got := metricValue(t, a, "alertmanager_alerts_received_total"); got != 5 {
+		t.Errorf("alertmanager_alerts_received_total{status=firing} = %v on the replica posted to, want 5", got)
+	}
 }
 
 // assertVisibleWithin posts five alerts, one at a time, to from and

@@ -44,6 +44,7 @@ type reloader struct {
 	waitFunc          func() time.Duration
 	timeoutFunc       func(time.Duration) time.Duration
 	peer              notify.Peer
+	post              *postAlerts
 
 	dispatcher atomic.Pointer[dispatch.Dispatcher]
 	inhibitor  atomic.Pointer[inhibit.Inhibitor]
@@ -112,6 +113,7 @@ func (r *reloader) reload(conf *config.Config) error {
 		}
 		r.silencer.Mutes(ctx, labels)
 	})
+	r.post.resolveTimeout.Store(int64(conf.Global.ResolveTimeout))
 	r.apiReadyOnce.Do(func() { close(r.apiReady) })
 	newDispatcher := dispatch.NewDispatcher(r.alerts, routes, pipeline, intervener, r.timeoutFunc,
 		30*time.Second, nil, r.logger, r.recorder, r.dispatcherMetrics, tmpl)

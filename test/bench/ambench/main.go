@@ -27,6 +27,9 @@ import (
 	"github.com/kusanagi-dev/kusanagi/alertstore"
 )
 
+// profileDir, when set, receives pprof profiles of every target.
+var profileDir string
+
 type result struct {
 	Name          string
 	AlertsPerSec  float64
@@ -46,6 +49,7 @@ func main() {
 	batch := flag.Int("batch", 100, "alerts per request")
 	clients := flag.Int("clients", 4, "concurrent clients")
 	external := flag.Bool("external-etcd", true, "also measure Kusanagi with etcd outside its process (here: in this one)")
+	flag.StringVar(&profileDir, "profile", "", "write each target's CPU profile (during ingest) and heap profile (after) to this directory")
 	flag.Parse()
 
 	cfg, err := os.CreateTemp("", "ambench-*.yml")
@@ -216,6 +220,9 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	var wg sync.WaitGroup
 	var failed sync.Map
 	begin := time.Now()
+	if profileDir != "" {
+		wg.Go(func() { saveProfile(base, "profile?seconds=3", name+".cpu.pprof") })
+	}
 	for range clients {
 		wg.Go(func() {
 			for body := range bodies {
@@ -245,6 +252,9 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	time.Sleep(2 * time.Second)
 	r.RSSAfterMiB = rssMiB(cmd.Process.Pid)
 	r.BytesPerAlert = (r.RSSAfterMiB - r.RSSBeforeMiB) * 1024 * 1024 / float64(n)
+	if profileDir != "" {
+		saveProfile(base, "heap?gc=1", name+".heap.pprof")
+	}
 
 	// GET at n alerts: best of three.
 	r.GetSeconds = -1
@@ -291,6 +301,23 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 		time.Sleep(100 * time.Millisecond)
 	}
 	return r, nil
+}
+
+// saveProfile fetches a pprof profile from the target's /debug/pprof/.
+func saveProfile(base, what, file string) {
+	resp, err := http.Get(base + "/debug/pprof/" + what)
+	if err != nil {
+		log.Printf("cannot fetch profile %s: %v", what, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(profileDir, strings.NewReplacer(" ", "_", "(", "", ")", "", ",", "").Replace(file)))
+	if err != nil {
+		log.Printf("cannot save profile: %v", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }
 
 func printTable(rs []result, n, batch, clients int) {
