@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,7 +26,8 @@ type sendLogCommand struct {
 	facility, severity        *int
 	hostname, appname, procid *string
 	msgid                     *string
-	caFile                    *string
+	caFile, certFile, keyFile *string
+	serverName                *string
 	insecure                  *bool
 	message                   *[]string
 }
@@ -45,6 +47,9 @@ func newSendLogCommand(app *kingpin.Application, stdout io.Writer) *sendLogComma
 	c.procid = c.cmd.Flag("procid", "PROCID.").String()
 	c.msgid = c.cmd.Flag("msgid", "MSGID (RFC 5424).").String()
 	c.caFile = c.cmd.Flag("tls.ca-file", "CA bundle to verify the receiver (TLS).").String()
+	c.certFile = c.cmd.Flag("tls.cert-file", "Client certificate to present, for receivers that require one (TLS).").String()
+	c.keyFile = c.cmd.Flag("tls.key-file", "Key of --tls.cert-file (TLS).").String()
+	c.serverName = c.cmd.Flag("tls.server-name", "Name to verify the receiver's certificate against; the host of --to by default (TLS).").String()
 	c.insecure = c.cmd.Flag("tls.insecure-skip-verify", "Do not verify the receiver's certificate (TLS).").Bool()
 	c.message = c.cmd.Arg("message", "The message, e.g. '%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down'.").Required().Strings()
 	return c
@@ -65,7 +70,8 @@ func formatSyslog(format string, facility, severity int, ts time.Time, hostname,
 		return s
 	}
 	if format == "rfc5424" {
-		return fmt.Sprintf("%s1 %s %s %s %s %s - %s", pri, ts.UTC().Format(time.RFC3339Nano),
+		// RFC 5424 allows at most six digits of a second's fraction.
+		return fmt.Sprintf("%s1 %s %s %s %s %s - %s", pri, ts.UTC().Format("2006-01-02T15:04:05.999999Z07:00"),
 			nil5424(hostname), nil5424(appname), nil5424(procid), nil5424(msgid), msg), nil
 	}
 	tag := appname
@@ -100,19 +106,9 @@ func (c *sendLogCommand) run(ctx context.Context) error {
 	case "tcp":
 		conn, err = d.DialContext(ctx, "tcp", *c.to)
 	case "tls":
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *c.insecure} //nolint:gosec // an operator's explicit choice
-		if host, _, err := net.SplitHostPort(*c.to); err == nil {
-			cfg.ServerName = host
-		}
-		if *c.caFile != "" {
-			pem, err := os.ReadFile(*c.caFile)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return &exitError{code: 2, err: fmt.Errorf("--tls.ca-file %s holds no certificate", *c.caFile)}
-			}
+		cfg, cerr := c.tlsConfig()
+		if cerr != nil {
+			return &exitError{code: 2, err: cerr}
 		}
 		conn, err = (&tls.Dialer{NetDialer: &d, Config: cfg}).DialContext(ctx, "tcp", *c.to)
 	}
@@ -131,6 +127,57 @@ func (c *sendLogCommand) run(ctx context.Context) error {
 	if _, err := io.WriteString(conn, payload); err != nil {
 		return fmt.Errorf("cannot send: %w", err)
 	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if err := awaitClose(tc); err != nil {
+			return fmt.Errorf("%s refused the message: %w", *c.to, err)
+		}
+	}
 	fmt.Fprintf(c.stdout, "sent over %s to %s: %s\n", *c.transport, *c.to, line)
 	return nil
+}
+
+func (c *sendLogCommand) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: *c.insecure, ServerName: *c.serverName} //nolint:gosec // an operator's explicit choice
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(*c.to)
+	}
+	if *c.caFile != "" {
+		pem, err := os.ReadFile(*c.caFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls.ca-file %s holds no certificate", *c.caFile)
+		}
+	}
+	if (*c.certFile == "") != (*c.keyFile == "") {
+		return nil, fmt.Errorf("--tls.cert-file and --tls.key-file go together")
+	}
+	if *c.certFile != "" {
+		pair, err := tls.LoadX509KeyPair(*c.certFile, *c.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls.cert-file: %w", err)
+		}
+		// Presented whatever CAs the receiver names, as gear does, so that a
+		// wrong certificate is refused rather than silently left out.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
+	}
+	return cfg, nil
+}
+
+// awaitClose ends the connection and waits for the receiver to end its
+// side. In TLS 1.3 the server checks the client's certificate after the
+// client has finished its handshake, so a refusal only shows as an alert
+// read afterwards; without this wait a refused message would look sent.
+func awaitClose(c *tls.Conn) error {
+	if err := c.CloseWrite(); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil // a receiver that keeps the connection open has not refused it
+	}
+	return err
 }
