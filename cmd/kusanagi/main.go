@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		newServeCommand(app, "rules", "Run the catalogue's log-query alerts (scheduled queries against the log store) and the alert sender.", newLogger),
 		newAlertmanagerCommand(app, newLogger),
 		newServeCommand(app, "traps", "Run the SNMP trap receiver (v1, v2c, v3, informs) with the catalogue and the alert sender.", newLogger),
-		newServeCommand(app, "syslog", "Run the syslog receiver (UDP and TCP) into the log store.", newLogger),
+		newServeCommand(app, "syslog", "Run the syslog receiver (UDP, TCP and TLS) into the log store.", newLogger),
 		newCheckCommand(app, stdout, stderr),
 		newSendTrapCommand(app, stdout),
 		newLogsQueryCommand(app, stdout),

@@ -139,7 +139,7 @@ func TestRunReloadsAndKeepsLastGood(t *testing.T) {
 	cfg := filepath.Join(dir, "kusanagi.yaml")
 	writeFile(t, cfg, "catalogue:\n  files: ['*.yml']\nalerting:\n  alertmanagers: ['http://[::1]:1']\n")
 
-	p := startKusanagi(t, "run", "--config.file="+cfg, "--data.dir="+filepath.Join(dir, "data"), "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0")
+	p := startKusanagi(t, "run", "--config.file="+cfg, "--data.dir="+filepath.Join(dir, "data"), "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0", "--syslog.tls-listen-address=[::1]:0")
 	addr := p.waitLog(`msg=listening component=web address=(\S+)`)[1]
 	base := "http://" + addr
 	if code, body := httpDo(t, "GET", base+"/-/healthy"); code != 200 {
@@ -191,7 +191,7 @@ func TestRunReloadsAndKeepsLastGood(t *testing.T) {
 }
 
 func TestRunOnEmbeddedDefaults(t *testing.T) {
-	p := startKusanagi(t, "run", "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0")
+	p := startKusanagi(t, "run", "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0", "--syslog.tls-listen-address=[::1]:0")
 	addr := p.waitLog(`msg=listening component=web address=(\S+)`)[1]
 	_, body := httpDo(t, "GET", "http://"+addr+"/api/v1/catalogue")
 	for _, name := range []string{"InterfaceDown", "BGPPeerDown", "DiskAlmostFull"} {
@@ -208,7 +208,7 @@ func TestRunRefusesBadCatalogueAtStart(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "c.yml"), "alerts:\n  - name: X\n")
 	writeFile(t, filepath.Join(dir, "k.yaml"), "catalogue:\n  files: [c.yml]\n")
-	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "k.yaml"), "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0")
+	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "k.yaml"), "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0", "--syslog.tls-listen-address=[::1]:0")
 	err := p.cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1", err)

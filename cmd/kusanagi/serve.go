@@ -49,6 +49,7 @@ type serveCommand struct {
 	amAddr      *string
 	trapAddrs   *[]string
 	syslogAddrs *[]string
+	syslogTLS   *[]string
 
 	// ready, when set, receives the web address once serving (tests).
 	ready chan<- string
@@ -67,7 +68,8 @@ func newServeCommand(app *kingpin.Application, name, help string, newLogger func
 		c.trapAddrs = c.cmd.Flag("traps.listen-address", "Trap listen address (repeatable); overrides traps.listen_addresses.").Strings()
 	}
 	if c.runs("syslog") {
-		c.syslogAddrs = c.cmd.Flag("syslog.listen-address", "Syslog listen address for both UDP and TCP (repeatable); overrides syslog.*_listen_addresses.").Strings()
+		c.syslogAddrs = c.cmd.Flag("syslog.listen-address", "Syslog listen address for both UDP and TCP (repeatable); overrides syslog.udp_listen_addresses and tcp_listen_addresses.").Strings()
+		c.syslogTLS = c.cmd.Flag("syslog.tls-listen-address", "Syslog over TLS listen address (repeatable); overrides syslog.tls_listen_addresses.").Strings()
 	}
 	return c
 }
@@ -158,6 +160,9 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if c.syslogAddrs != nil && len(*c.syslogAddrs) > 0 {
 		cfg.Syslog.UDPListenAddresses, cfg.Syslog.TCPListenAddresses = *c.syslogAddrs, *c.syslogAddrs
 	}
+	if c.syslogTLS != nil && len(*c.syslogTLS) > 0 {
+		cfg.Syslog.TLSListenAddresses = *c.syslogTLS
+	}
 	if err := os.MkdirAll(cfg.Storage.Path, 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
@@ -244,8 +249,13 @@ func (c *serveCommand) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		tlsOpts, err := syslogTLS(cfg, logger)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
 		srv, err := syslog.New(syslog.Options{
 			UDPAddresses: cfg.Syslog.UDPListenAddresses, TCPAddresses: cfg.Syslog.TCPListenAddresses,
+			TLSAddresses: cfg.Syslog.TLSListenAddresses, TLS: tlsOpts,
 			Profiles: syslogProfiles(cfg), Records: syslogWriter, Logger: logger, Registerer: reg,
 		})
 		if err != nil {

@@ -95,7 +95,7 @@ traps:
 		fmt.Sprintf("alertmanager:\n  config_file: %q\n", amConfigPath))
 
 	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "kusanagi.yaml"), "--data.dir="+filepath.Join(dir, "data"),
-		"--web.listen-address=[::1]:0", fmt.Sprintf("--alertmanager.listen-address=[::1]:%d", amPort), "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0")
+		"--web.listen-address=[::1]:0", fmt.Sprintf("--alertmanager.listen-address=[::1]:%d", amPort), "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0", "--syslog.tls-listen-address=[::1]:0")
 	webAddr := p.waitLog(`msg=listening component=web address=(\S+)`)[1]
 	trapAddr := p.waitLog(`msg="listening for traps".* address=(\S+)`)[1]
 	p.waitLog(`msg="alertmanager ready"`)

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -104,11 +105,40 @@ type Syslog struct {
 	Where              yamlpos.Meta
 	UDPListenAddresses []string `yaml:"udp_listen_addresses"`
 	TCPListenAddresses []string `yaml:"tcp_listen_addresses"`
-	TLSListenAddresses []string `yaml:"tls_listen_addresses"`
+	// TLSListenAddresses take syslog over TLS (RFC 5425); an explicit
+	// empty list turns TLS off.
+	TLSListenAddresses []string  `yaml:"tls_listen_addresses"`
+	TLS                SyslogTLS `yaml:"tls"`
 	// Profiles adjust parsing per sender: the first whose sources hold
 	// the sender's address applies.
 	Profiles []SyslogProfile `yaml:"profiles"`
 }
+
+// SyslogTLS is the TLS listeners' certificate and client policy, named as
+// in Prometheus's web configuration (exporter-toolkit). Without cert_file a
+// self-signed certificate is made in storage.path.
+type SyslogTLS struct {
+	Where        yamlpos.Meta
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientAuthType is one of TLSClientAuthTypes; default NoClientCert.
+	ClientAuthType string `yaml:"client_auth_type"`
+	// MinVersion is TLS10 to TLS13; default TLS12.
+	MinVersion string `yaml:"min_version"`
+}
+
+// TLSClientAuthTypes are exporter-toolkit's client_auth_type values.
+var TLSClientAuthTypes = map[string]tls.ClientAuthType{
+	"NoClientCert":               tls.NoClientCert,
+	"RequestClientCert":          tls.RequestClientCert,
+	"RequireAnyClientCert":       tls.RequireAnyClientCert,
+	"VerifyClientCertIfGiven":    tls.VerifyClientCertIfGiven,
+	"RequireAndVerifyClientCert": tls.RequireAndVerifyClientCert,
+}
+
+// TLSVersions are the min_version values.
+var TLSVersions = map[string]uint16{"TLS10": tls.VersionTLS10, "TLS11": tls.VersionTLS11, "TLS12": tls.VersionTLS12, "TLS13": tls.VersionTLS13}
 
 // SyslogProfile is how to read the lines of some senders.
 type SyslogProfile struct {
@@ -166,6 +196,11 @@ func (c *Config) applyDefaults() {
 	defList(&c.Traps.ListenAddresses, DefaultTrapListenAddress)
 	defList(&c.Syslog.UDPListenAddresses, DefaultSyslogListenAddress)
 	defList(&c.Syslog.TCPListenAddresses, DefaultSyslogListenAddress)
+	if !c.Syslog.Where.Has("tls_listen_addresses") {
+		c.Syslog.TLSListenAddresses = []string{DefaultSyslogTLSListenAddress}
+	}
+	def(&c.Syslog.TLS.ClientAuthType, "NoClientCert")
+	def(&c.Syslog.TLS.MinVersion, "TLS12")
 	if len(c.Alerting.Alertmanagers) == 0 {
 		host, _ := ipv6.URLHost(c.Alertmanager.ListenAddress)
 		c.Alerting.Alertmanagers = []string{"http://" + host}
@@ -268,9 +303,8 @@ func Parse(name string, src []byte) (*Config, error) {
 			}
 		}
 	}
-	if len(c.Syslog.TLSListenAddresses) > 0 {
-		add(c.Syslog.Where.At("tls_listen_addresses"), "syslog: tls_listen_addresses: syslog over TLS is not built yet (issue 5); use UDP or TCP")
-	}
+	listenAll(&c.Syslog.Where, "tls_listen_addresses", c.Syslog.TLSListenAddresses)
+	c.Syslog.TLS.check(add)
 
 	for i, u := range c.Traps.Users {
 		if u.Name == "" {
@@ -331,6 +365,29 @@ func Parse(name string, src []byte) (*Config, error) {
 		return nil, errs
 	}
 	return c, nil
+}
+
+func (t *SyslogTLS) check(add func(yamlpos.Pos, string, ...any)) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		field := "cert_file"
+		if t.CertFile == "" {
+			field = "key_file"
+		}
+		add(t.Where.At(field), "syslog: tls: cert_file and key_file go together; set both, or neither for a self-signed certificate")
+	}
+	auth, ok := TLSClientAuthTypes[t.ClientAuthType]
+	if !ok {
+		add(t.Where.At("client_auth_type"), "syslog: tls: client_auth_type %q is not one of NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert", t.ClientAuthType)
+	}
+	switch {
+	case ok && auth >= tls.VerifyClientCertIfGiven && t.ClientCAFile == "":
+		add(t.Where.At("client_auth_type"), "syslog: tls: client_auth_type %s needs client_ca_file to verify client certificates with", t.ClientAuthType)
+	case ok && auth < tls.VerifyClientCertIfGiven && t.ClientCAFile != "":
+		add(t.Where.At("client_ca_file"), "syslog: tls: client_ca_file is set but client_auth_type %s verifies no client certificate; use VerifyClientCertIfGiven or RequireAndVerifyClientCert", t.ClientAuthType)
+	}
+	if _, ok := TLSVersions[t.MinVersion]; !ok {
+		add(t.Where.At("min_version"), "syslog: tls: min_version %q is not one of TLS10, TLS11, TLS12, TLS13", t.MinVersion)
+	}
 }
 
 // Path resolves a path from the config relative to the config's directory.

@@ -18,11 +18,51 @@ func TestDefaults(t *testing.T) {
 		"traps":        {c.Traps.ListenAddresses[0], "[::]:9162"},
 		"syslog udp":   {c.Syslog.UDPListenAddresses[0], "[::]:9514"},
 		"syslog tcp":   {c.Syslog.TCPListenAddresses[0], "[::]:9514"},
+		"syslog tls":   {c.Syslog.TLSListenAddresses[0], "[::]:9601"},
+		"tls auth":     {c.Syslog.TLS.ClientAuthType, "NoClientCert"},
+		"tls version":  {c.Syslog.TLS.MinVersion, "TLS12"},
 		"alerting":     {c.Alerting.Alertmanagers[0], "http://[::1]:9093"},
 	}
 	for name, v := range checks {
 		if v[0] != v[1] {
 			t.Errorf("%s default = %q, want %q", name, v[0], v[1])
+		}
+	}
+}
+
+func TestSyslogTLS(t *testing.T) {
+	c, err := Parse("k.yml", []byte("syslog:\n  tls_listen_addresses: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Syslog.TLSListenAddresses) != 0 {
+		t.Fatalf("an explicit empty list keeps TLS off, got %v", c.Syslog.TLSListenAddresses)
+	}
+	good := `syslog:
+  tls_listen_addresses: ['[::]:6514', '0.0.0.0:6514']
+  tls:
+    cert_file: tls/tls.crt
+    key_file: tls/tls.key
+    client_ca_file: tls/ca.crt
+    client_auth_type: RequireAndVerifyClientCert
+    min_version: TLS13
+`
+	if _, err := Parse("k.yml", []byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"syslog:\n  tls:\n    cert_file: tls.crt\n", "k.yml:3:16: syslog: tls: cert_file and key_file go together"},
+		{"syslog:\n  tls:\n    key_file: tls.key\n", "k.yml:3:15: syslog: tls: cert_file and key_file go together"},
+		{"syslog:\n  tls:\n    client_auth_type: RequireClientCert\n", `k.yml:3:23: syslog: tls: client_auth_type "RequireClientCert" is not one of`},
+		{"syslog:\n  tls:\n    client_auth_type: VerifyClientCertIfGiven\n", "k.yml:3:23: syslog: tls: client_auth_type VerifyClientCertIfGiven needs client_ca_file"},
+		{"syslog:\n  tls:\n    client_ca_file: ca.crt\n", "k.yml:3:21: syslog: tls: client_ca_file is set but client_auth_type NoClientCert verifies no client certificate"},
+		{"syslog:\n  tls:\n    min_version: TLS1.2\n", `k.yml:3:18: syslog: tls: min_version "TLS1.2" is not one of TLS10, TLS11, TLS12, TLS13`},
+		{"syslog:\n  tls_listen_addresses: ['[::]:9601', '[::]:9601']\n", `k.yml:2:39: tls_listen_addresses: "[::]:9601" listed twice`},
+		{"syslog:\n  tls:\n    ca_file: ca.crt\n", `k.yml:3:5: unknown field "ca_file"`},
+	} {
+		_, err := Parse("k.yml", []byte(tc.src))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s…", tc.src, err, tc.want)
 		}
 	}
 }
