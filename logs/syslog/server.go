@@ -158,15 +158,21 @@ func (s *Server) parse(line []byte, src netip.Addr) logs.Record {
 	return r
 }
 
+// streamListener is a bound TCP socket and how its connections are served.
+type streamListener struct {
+	net.Listener
+	serve func(net.Conn)
+}
+
 // Run listens until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	var udp []*net.UDPConn
-	var tcp, tlsListeners []net.Listener
+	var streams []streamListener
 	closeAll := func() {
 		for _, c := range udp {
 			c.Close()
 		}
-		for _, l := range append(tcp, tlsListeners...) {
+		for _, l := range streams {
 			l.Close()
 		}
 	}
@@ -184,38 +190,32 @@ func (s *Server) Run(ctx context.Context) error {
 		udp = append(udp, c)
 		addrs = append(addrs, c.LocalAddr())
 	}
-	for _, a := range s.opts.TCPAddresses {
-		l, err := ipv6.Listen(ctx, "tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("cannot listen for syslog on tcp %s: %w", a, err)
+	for _, t := range []struct {
+		name  string
+		addrs []string
+		serve func(net.Conn)
+	}{
+		{"tcp", s.opts.TCPAddresses, func(c net.Conn) { s.serveStream(ctx, c, "tcp", nil) }},
+		{"tls", s.opts.TLSAddresses, func(c net.Conn) { s.serveTLS(ctx, c) }},
+	} {
+		for _, a := range t.addrs {
+			l, err := ipv6.Listen(ctx, "tcp", a)
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("cannot listen for syslog on %s %s: %w", t.name, a, err)
+			}
+			s.logger.Info("listening for syslog", "transport", t.name, "address", l.Addr().String())
+			streams = append(streams, streamListener{Listener: l, serve: t.serve})
+			addrs = append(addrs, l.Addr())
 		}
-		s.logger.Info("listening for syslog", "transport", "tcp", "address", l.Addr().String())
-		tcp = append(tcp, l)
-		addrs = append(addrs, l.Addr())
-	}
-	for _, a := range s.opts.TLSAddresses {
-		l, err := ipv6.Listen(ctx, "tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("cannot listen for syslog on tls %s: %w", a, err)
-		}
-		s.logger.Info("listening for syslog", "transport", "tls", "address", l.Addr().String())
-		tlsListeners = append(tlsListeners, l)
-		addrs = append(addrs, l.Addr())
 	}
 	s.bound <- addrs
 	var wg sync.WaitGroup
 	for _, c := range udp {
 		wg.Go(func() { s.readUDP(c) })
 	}
-	for _, l := range tcp {
-		wg.Go(func() {
-			s.accept(ctx, l, &wg, func(c net.Conn) { s.serveStream(ctx, c, "tcp", nil) })
-		})
-	}
-	for _, l := range tlsListeners {
-		wg.Go(func() { s.accept(ctx, l, &wg, func(c net.Conn) { s.serveTLS(ctx, c) }) })
+	for _, l := range streams {
+		wg.Go(func() { s.accept(l, &wg, l.serve) })
 	}
 	<-ctx.Done()
 	closeAll()
@@ -232,7 +232,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 }
 
 // accept serves each connection of l in its own goroutine until l closes.
-func (s *Server) accept(ctx context.Context, l net.Listener, wg *sync.WaitGroup, serve func(net.Conn)) {
+func (s *Server) accept(l net.Listener, wg *sync.WaitGroup, serve func(net.Conn)) {
 	var conns sync.Map
 	defer conns.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
 	var backoff time.Duration

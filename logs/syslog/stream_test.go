@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/kusanagi-dev/kusanagi/logs"
 	"io"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/kusanagi-dev/kusanagi/internal/testpki"
-	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
 // stalledStore takes no record until released, like a log store that has
@@ -35,17 +33,15 @@ func (s *stalledStore) AddWait(ctx context.Context, _ logs.Record) error {
 
 // streamDialers start a server with one stream transport on ::1 and dial it.
 func streamDialers(t testing.TB) map[string]func(Records) (net.Conn, error) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
-	clientCfg := clientTLS(t, ca.File, "", "")
+	site := newSite(t)
+	clientCfg := clientTLS(t, site.ca.File, "", "")
 	return map[string]func(Records) (net.Conn, error){
 		"tcp": func(r Records) (net.Conn, error) {
 			addrs := startServer(t, Options{TCPAddresses: []string{"[::1]:0"}, Records: r})
 			return net.Dial("tcp", addrs[0].String())
 		},
 		"tls": func(r Records) (net.Conn, error) {
-			addrs := startServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: r, TLS: TLSOptions{CertFile: certFile, KeyFile: keyFile}})
+			addrs := startServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: r, TLS: site.server})
 			return tls.Dial("tcp", addrs[0].String(), clientCfg)
 		},
 	}

@@ -17,6 +17,26 @@ import (
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
+// site is a test CA and the collector's certificate it signed, in dir.
+type site struct {
+	dir string
+	ca  *testpki.CA
+	// server presents the certificate; mutual also requires client
+	// certificates signed by the CA.
+	server, mutual TLSOptions
+}
+
+func newSite(t testing.TB) site {
+	t.Helper()
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "syslog-ca")
+	certFile, keyFile := ca.Issue(t, dir, "collector")
+	server := TLSOptions{CertFile: certFile, KeyFile: keyFile}
+	mutual := server
+	mutual.ClientCAFile, mutual.ClientAuth = ca.File, tls.RequireAndVerifyClientCert
+	return site{dir: dir, ca: ca, server: server, mutual: mutual}
+}
+
 // clientTLS trusts caFile and presents certFile/keyFile when given.
 func clientTLS(t testing.TB, caFile, certFile, keyFile string) *tls.Config {
 	t.Helper()
@@ -53,14 +73,11 @@ func receive(t *testing.T, rec recorder) logs.Record {
 // newline-framed message on one TLS connection, from ::1 and from
 // 127.0.0.1, with a client certificate the server requires and verifies.
 func TestTLSFramesWithClientCertificates(t *testing.T) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
-	clientCert, clientKey := ca.Issue(t, dir, "router-7")
+	site := newSite(t)
+	ca := site.ca
+	clientCert, clientKey := ca.Issue(t, site.dir, "router-7")
 	rec := recorder{ch: make(chan logs.Record, 8)}
-	srv, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0", "127.0.0.1:0"}, Records: rec, TLS: TLSOptions{
-		CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File, ClientAuth: tls.RequireAndVerifyClientCert,
-	}})
+	srv, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0", "127.0.0.1:0"}, Records: rec, TLS: site.mutual})
 	octet := "<187>1 2026-11-25T10:00:00Z core1 ios - LINK - %LINK-3-UPDOWN: Interface Gi0/1, changed state to down"
 	newline := "<86>Nov 25 10:00:01 core1 sshd[7]: Accepted publickey for noc"
 	for _, a := range addrs {
@@ -86,17 +103,15 @@ func TestTLSFramesWithClientCertificates(t *testing.T) {
 // TestTLSHandshakeFailuresAreCounted: each way a sender fails the handshake
 // is refused, stores nothing and is counted under its reason.
 func TestTLSHandshakeFailuresAreCounted(t *testing.T) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
+	site := newSite(t)
+	ca, dir := site.ca, site.dir
 	other := testpki.NewCA(t, dir, "other-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
 	goodCert, goodKey := ca.Issue(t, dir, "router-7")
 	strangerCert, strangerKey := other.Issue(t, dir, "stranger")
 	rec := recorder{ch: make(chan logs.Record, 8)}
-	srv, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: rec, TLS: TLSOptions{
-		CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File, ClientAuth: tls.RequireAndVerifyClientCert,
-		HandshakeTimeout: 300 * time.Millisecond,
-	}})
+	opts := site.mutual
+	opts.HandshakeTimeout = 300 * time.Millisecond
+	srv, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: rec, TLS: opts})
 	addr := addrs[0].String()
 	// handshake sends one line as a TLS client would; in TLS 1.3 the client
 	// learns that the server refused its certificate only when it reads.
@@ -157,12 +172,9 @@ func TestTLSHandshakeFailuresAreCounted(t *testing.T) {
 // server, as cert-manager does, and expects new handshakes to use them; a
 // broken replacement keeps the last good certificate in use.
 func TestTLSCertificateRotation(t *testing.T) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
-	srv, addrs := runServer(t, Options{TLSAddresses: []string{"127.0.0.1:0"}, Records: recorder{ch: make(chan logs.Record, 1)}, TLS: TLSOptions{
-		CertFile: certFile, KeyFile: keyFile,
-	}})
+	site := newSite(t)
+	ca, dir, certFile, keyFile := site.ca, site.dir, site.server.CertFile, site.server.KeyFile
+	srv, addrs := runServer(t, Options{TLSAddresses: []string{"127.0.0.1:0"}, Records: recorder{ch: make(chan logs.Record, 1)}, TLS: site.server})
 	served := func() *x509.Certificate {
 		t.Helper()
 		c, err := tls.Dial("tcp", addrs[0].String(), clientTLS(t, ca.File, "", ""))
@@ -201,9 +213,8 @@ func TestTLSCertificateRotation(t *testing.T) {
 
 // TestTLSOptionsChecked: a TLS listener cannot start without what it needs.
 func TestTLSOptionsChecked(t *testing.T) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
+	site := newSite(t)
+	dir, certFile, keyFile := site.dir, site.server.CertFile, site.server.KeyFile
 	rec := recorder{ch: make(chan logs.Record)}
 	for _, tc := range []struct {
 		tls  TLSOptions
@@ -226,14 +237,11 @@ func TestTLSOptionsChecked(t *testing.T) {
 // package rsyslog-gnutls) relays a line over TLS with RFC 5425 octet
 // counting, checking the server's name and presenting its own certificate.
 func TestRsyslogForwardsOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca := testpki.NewCA(t, dir, "syslog-ca")
-	certFile, keyFile := ca.Issue(t, dir, "collector")
-	relayCert, relayKey := ca.Issue(t, dir, "relay-1")
+	site := newSite(t)
+	ca := site.ca
+	relayCert, relayKey := ca.Issue(t, site.dir, "relay-1")
 	rec := recorder{ch: make(chan logs.Record, 16)}
-	_, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: rec, TLS: TLSOptions{
-		CertFile: certFile, KeyFile: keyFile, ClientCAFile: ca.File, ClientAuth: tls.RequireAndVerifyClientCert,
-	}})
+	_, addrs := runServer(t, Options{TLSAddresses: []string{"[::1]:0"}, Records: rec, TLS: site.mutual})
 	in := startRsyslog(t,
 		`defaultNetstreamDriverCAFile="`+ca.File+`" defaultNetstreamDriverCertFile="`+relayCert+`" defaultNetstreamDriverKeyFile="`+relayKey+`"`,
 		`action(type="omfwd" target="::1" port="`+strconv.Itoa(addrs[0].(*net.TCPAddr).Port)+`" protocol="tcp"
