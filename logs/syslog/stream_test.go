@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/kusanagi-dev/kusanagi/logs"
 	"io"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
 // stalledStore takes no record until released, like a log store that has
