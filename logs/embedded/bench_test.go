@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,13 +39,26 @@ func BenchmarkWrite(b *testing.B) {
 	defer s.Close()
 	recs := syslogRecords(time.Now(), 5000)
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := processCPU()
 	for b.Loop() {
 		if err := s.Write(context.Background(), recs); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+	n := float64(b.N * len(recs))
+	b.ReportMetric(n/b.Elapsed().Seconds(), "records/s")
+	// On a machine shared with other work the wall clock says more about
+	// the neighbours than about the store: CPU time per record does not.
+	b.ReportMetric(n/(processCPU()-cpu).Seconds(), "records/cpu-s")
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCountPerGroup is one log rule's evaluation over a 5-minute window

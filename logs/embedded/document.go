@@ -1,41 +1,38 @@
 package embedded
 
 import (
-	"sort"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
-// document flattens a record into the JSON object kept per row. It is
-// written by hand because encoding/json's map encoding (reflection, sorted
-// keys through an interface) was the largest cost of storing a record.
-func document(r *logs.Record) ([]byte, error) {
-	keys := make([]string, 0, len(r.Fields))
+// document encodes the fields that have no column of their own (host.name
+// and the record's Fields but event.code) as the JSON object kept per row,
+// appending to b. It is written by hand because encoding/json's map
+// encoding (reflection, sorted keys through an interface) was the largest
+// cost of storing a record.
+func document(b []byte, r *logs.Record, keys []string) ([]byte, []string) {
+	keys = keys[:0]
 	for k := range r.Fields {
 		switch k {
-		case "message", "event.original", "host.ip", "host.name":
-			continue // the record's own fields win
+		case "message", "event.original", "host.ip", "host.name", "event.code":
+			continue // columns; the record's own fields win over Fields
 		}
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
-	b := make([]byte, 0, 64+len(r.Message)+len(r.Original)+32*len(keys))
+	slices.Sort(keys)
 	b = append(b, '{')
-	b = appendPair(b, "message", r.Message, false)
-	if r.Original != "" {
-		b = appendPair(b, "event.original", r.Original, true)
-	}
-	if r.HostIP != "" {
-		b = appendPair(b, "host.ip", r.HostIP, true)
-	}
+	comma := false
 	if r.HostName != "" {
-		b = appendPair(b, "host.name", r.HostName, true)
+		b = appendPair(b, "host.name", r.HostName, comma)
+		comma = true
 	}
 	for _, k := range keys {
-		b = appendPair(b, k, r.Fields[k], true)
+		b = appendPair(b, k, r.Fields[k], comma)
+		comma = true
 	}
-	return append(b, '}'), nil
+	return append(b, '}'), keys
 }
 
 func appendPair(b []byte, k, v string, comma bool) []byte {

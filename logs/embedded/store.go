@@ -1,217 +1,210 @@
 // Package embedded is the log store of `kusanagi run`: SQLite (pure Go,
-// modernc.org/sqlite) with an FTS5 index over the text fields and the
-// records' fields in a JSON document.
+// modernc.org/sqlite) with an FTS5 index over the text fields, one
+// database file per UTC day (docs/log-store.md).
 package embedded
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
-	"path/filepath"
-	"strings"
+	"slices"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	_ "modernc.org/sqlite" // the database/sql driver
 
 	"github.com/kusanagi-dev/kusanagi/logs"
-	"github.com/kusanagi-dev/kusanagi/logs/query"
 )
 
-// Store is an embedded log store in one directory.
+// Options configure a Store.
+type Options struct {
+	// Dir holds the partitions, one file per UTC day.
+	Dir string
+	// RetentionDays is how many days records are kept at least: a day's
+	// partition is deleted once its last second is that old. Zero keeps
+	// everything.
+	RetentionDays int
+	// RetentionInterval is how often Run applies retention; default 10m.
+	RetentionInterval time.Duration
+	// Now is the clock; default time.Now.
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// MaxFuture is how far ahead of the store's clock a record's @timestamp
+// may be. Later ones are stored at the time of writing, their own
+// timestamp kept in OriginalTimestampField: a gear clock that is off by
+// years would otherwise put lines where no rule's window looks.
+const MaxFuture = 24 * time.Hour
+
+// OriginalTimestampField holds the @timestamp of a record that was too far
+// in the future and was stored at the time of writing (RFC 3339).
+const OriginalTimestampField = "kusanagi.original_timestamp"
+
+// Store is an embedded log store in one directory, safe for concurrent
+// writes and queries.
 type Store struct {
-	db *sql.DB
+	opts    Options
+	logger  *slog.Logger
+	metrics metrics
+
+	mu     sync.Mutex
+	parts  map[int64]*partition // by day; guarded by mu
+	closed bool                 // guarded by mu
 }
 
 var _ logs.Store = (*Store)(nil)
 
-const schema = `
-CREATE TABLE IF NOT EXISTS records (
-	id  INTEGER PRIMARY KEY,
-	ts  INTEGER NOT NULL,
-	doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
-CREATE INDEX IF NOT EXISTS records_event_code ON records(json_extract(doc, '$."event.code"'), ts);
-CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, original, content='', contentless_delete=1, tokenize="unicode61 tokenchars '_'");
-`
-
-// Open opens (or creates) the store in dir.
+// Open opens (or creates) a store in dir that keeps every record.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	return New(context.Background(), Options{Dir: dir})
+}
+
+// New validates o and opens the partitions found in o.Dir.
+func New(ctx context.Context, o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, errors.New("embedded log store: Dir is required")
+	}
+	if o.RetentionDays < 0 {
+		return nil, fmt.Errorf("embedded log store: RetentionDays %d is negative", o.RetentionDays)
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = 10 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create log store directory: %w", err)
 	}
-	// WAL: readers never block the writer; synchronous=NORMAL keeps every
-	// committed write across a process kill (not across power loss).
-	dsn := "file:" + filepath.Join(dir, "logs.db") +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(0)"
-	db, err := sql.Open("sqlite", dsn)
+	entries, err := os.ReadDir(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open log store: %w", err)
+		return nil, fmt.Errorf("cannot read log store directory: %w", err)
 	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("cannot create log store schema: %w", err)
-	}
-	return &Store{db: db}, nil
-}
-
-// Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
-
-func record(ts int64, doc string) (logs.Record, error) {
-	var m map[string]string
-	if err := json.Unmarshal([]byte(doc), &m); err != nil {
-		return logs.Record{}, err
-	}
-	r := logs.Record{Timestamp: time.Unix(0, ts).UTC(), Message: m["message"], Original: m["event.original"], HostIP: m["host.ip"], HostName: m["host.name"]}
-	for _, k := range []string{"message", "event.original", "host.ip", "host.name"} {
-		delete(m, k)
-	}
-	if len(m) > 0 {
-		r.Fields = m
-	}
-	return r, nil
-}
-
-// Write stores records in one transaction.
-func (s *Store) Write(ctx context.Context, records []logs.Record) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO records(ts, doc) VALUES (?, ?)`)
-	if err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	defer ins.Close()
-	text, err := tx.PrepareContext(ctx, `INSERT INTO records_text(rowid, message, original) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	defer text.Close()
-	for i := range records {
-		r := &records[i]
-		doc, err := document(r)
+	s := &Store{opts: o, logger: o.Logger.With("component", "logs"), parts: map[int64]*partition{}}
+	for _, e := range entries {
+		day, ok := parsePartitionFile(e.Name())
+		if !ok {
+			if e.Name() == "logs.db" {
+				s.logger.Warn("a log store from before daily partitions is not read", "file", e.Name(), "dir", o.Dir)
+			}
+			continue
+		}
+		p, err := openPartition(ctx, o.Dir, day)
 		if err != nil {
-			return fmt.Errorf("cannot encode log record: %w", err)
-		}
-		res, err := ins.ExecContext(ctx, r.Timestamp.UnixNano(), string(doc))
-		if err != nil {
-			return fmt.Errorf("cannot write logs: %w", err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("cannot write logs: %w", err)
-		}
-		if _, err := text.ExecContext(ctx, id, r.Message, r.Original); err != nil {
-			return fmt.Errorf("cannot index logs: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	return nil
-}
-
-func (s *Store) where(ctx context.Context, q query.Node, from, to time.Time) (string, []any, error) {
-	t := &translator{}
-	var lo, hi sql.NullInt64
-	err := s.db.QueryRowContext(ctx, "SELECT min(id), max(id) FROM records WHERE ts >= ? AND ts < ?", from.UnixNano(), to.UnixNano()).Scan(&lo, &hi)
-	if err != nil {
-		return "", nil, fmt.Errorf("cannot search logs: %w", err)
-	}
-	t.loID, t.hiID = lo.Int64, hi.Int64
-	if !lo.Valid {
-		t.loID, t.hiID = 1, 0 // an empty window: nothing matches
-	}
-	cond := "id BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + " AND ts >= " + t.arg(from.UnixNano()) + " AND ts < " + t.arg(to.UnixNano())
-	if q != nil {
-		c, err := t.node(q)
-		if err != nil {
-			return "", nil, err
-		}
-		cond += " AND (" + c + ")"
-	}
-	return cond, t.args, nil
-}
-
-// Search returns matching records, newest first.
-func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]logs.Record, error) {
-	cond, args, err := s.where(ctx, q, from, to)
-	if err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT ts, doc FROM records WHERE "+cond+" ORDER BY ts DESC, id DESC LIMIT "+fmt.Sprint(limit), args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot search logs: %w", err)
-	}
-	defer rows.Close()
-	var out []logs.Record
-	for rows.Next() {
-		var ts int64
-		var doc string
-		if err := rows.Scan(&ts, &doc); err != nil {
+			s.Close()
 			return nil, err
 		}
-		r, err := record(ts, doc)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
+		s.parts[day] = p
 	}
-	return out, rows.Err()
+	s.metrics = newMetrics(promauto.With(o.Registerer), s)
+	return s, nil
 }
 
-// Count counts matching records per group.
-func (s *Store) Count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
-	cond, args, err := s.where(ctx, q, from, to)
-	if err != nil {
-		return nil, err
+// Close closes every partition; queries and writes in flight finish
+// first, later ones fail.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	parts := slices.Collect(maps.Values(s.parts))
+	s.parts = map[int64]*partition{}
+	s.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		p.writeMu.Lock() // a write in flight commits first
+		errs = append(errs, p.db.Close())
+		p.writeMu.Unlock()
 	}
-	cols := make([]string, len(groupBy))
-	for i, g := range groupBy {
-		if g == "" || strings.ContainsAny(g, `"'`) {
-			return nil, errors.New("invalid group_by field")
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("log store closed")
+
+// acquire holds the partitions of days [from, to], newest first; release
+// lets them go. A partition dropped meanwhile stays readable until
+// released.
+func (s *Store) acquire(from, to int64) ([]*partition, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	var out []*partition
+	if to-from+1 <= int64(len(s.parts)) {
+		for day := to; day >= from; day-- {
+			if p := s.parts[day]; p != nil {
+				out = append(out, p)
+			}
 		}
-		cols[i] = "COALESCE(" + jsonField(g) + ", '')"
-	}
-	sel, group := "count(*)", ""
-	if len(cols) > 0 {
-		sel = strings.Join(cols, ", ") + ", count(*)"
-		group = " GROUP BY " + strings.Join(cols, ", ")
-	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+sel+" FROM records WHERE "+cond+group, args...)
-	if err != nil {
-		return nil, fmt.Errorf("cannot count logs: %w", err)
-	}
-	defer rows.Close()
-	var out []logs.GroupCount
-	for rows.Next() {
-		vals := make([]string, len(groupBy))
-		dest := make([]any, 0, len(groupBy)+1)
-		for i := range vals {
-			dest = append(dest, &vals[i])
+	} else {
+		for day, p := range s.parts {
+			if day >= from && day <= to {
+				out = append(out, p)
+			}
 		}
-		var n int64
-		dest = append(dest, &n)
-		if err := rows.Scan(dest...); err != nil {
+		slices.SortFunc(out, func(a, b *partition) int { return int(b.day - a.day) })
+	}
+	for _, p := range out {
+		p.refs++
+	}
+	return out, nil
+}
+
+func (s *Store) release(parts ...*partition) {
+	var gone []*partition
+	s.mu.Lock()
+	for _, p := range parts {
+		p.refs--
+		if p.dropped && p.refs == 0 {
+			gone = append(gone, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range gone {
+		s.dispose(p)
+	}
+}
+
+// partitionFor holds the partition of day for a write, creating it when
+// missing; nil when retention has already passed the day.
+func (s *Store) partitionFor(ctx context.Context, day int64) (*partition, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	if s.expired(day, s.opts.Now()) {
+		return nil, nil
+	}
+	p := s.parts[day]
+	if p == nil {
+		var err error
+		if p, err = openPartition(ctx, s.opts.Dir, day); err != nil {
 			return nil, err
 		}
-		gc := logs.GroupCount{Count: n, Group: map[string]string{}}
-		for i, g := range groupBy {
-			gc.Group[g] = vals[i]
-		}
-		if n > 0 {
-			out = append(out, gc)
-		}
+		s.parts[day] = p
 	}
-	return out, rows.Err()
+	p.refs++
+	return p, nil
+}
+
+// expired tells whether retention deletes the partition of day: all its
+// records are older than RetentionDays.
+func (s *Store) expired(day int64, now time.Time) bool {
+	if s.opts.RetentionDays == 0 {
+		return false
+	}
+	return !dayStart(day + 1).After(now.Add(-time.Duration(s.opts.RetentionDays) * 24 * time.Hour))
 }

@@ -116,7 +116,14 @@ func (t *translator) arg(v any) string {
 	return "?"
 }
 
-func jsonField(field string) string {
+// columns are the fields kept in their own column of the records table;
+// every other field is read from the JSON document.
+var columns = map[string]string{"message": "message", "event.original": "original", "host.ip": "host", "event.code": "code"}
+
+func column(field string) string {
+	if c, ok := columns[field]; ok {
+		return c
+	}
 	return fmt.Sprintf(`json_extract(doc, '$."%s"')`, strings.ReplaceAll(field, `"`, ``))
 }
 
@@ -145,19 +152,19 @@ func (t *translator) node(n query.Node) (string, error) {
 			if _, err := netip.ParsePrefix(n.Value); err != nil {
 				return "", fmt.Errorf("host.ip:%s: %v", n.Value, err)
 			}
-			return "kusanagi_cidr(" + t.arg(n.Value) + ", " + jsonField(n.Field) + ")", nil
+			return "kusanagi_cidr(" + t.arg(n.Value) + ", " + column(n.Field) + ")", nil
 		}
 		if n.Field == "host.ip" {
 			if a, err := netip.ParseAddr(n.Value); err == nil {
-				return jsonField(n.Field) + " = " + t.arg(a.Unmap().String()), nil
+				return column(n.Field) + " = " + t.arg(a.Unmap().String()), nil
 			}
 		}
-		return jsonField(n.Field) + " = " + t.arg(n.Value), nil
+		return column(n.Field) + " = " + t.arg(n.Value), nil
 	case query.Phrase:
 		if logs.TextFields[n.Field] {
 			return t.fts(n.Field, ftsString(n.Text)), nil
 		}
-		return jsonField(n.Field) + " = " + t.arg(n.Text), nil
+		return column(n.Field) + " = " + t.arg(n.Text), nil
 	case query.Wildcard:
 		words := 0
 		if logs.TextFields[n.Field] {
@@ -166,11 +173,11 @@ func (t *translator) node(n query.Node) (string, error) {
 			}
 			words = 1
 		}
-		return "kusanagi_wildcard(" + t.arg(n.Pattern) + ", " + jsonField(n.Field) + ", " + strconv.Itoa(words) + ")", nil
+		return "kusanagi_wildcard(" + t.arg(n.Pattern) + ", " + column(n.Field) + ", " + strconv.Itoa(words) + ")", nil
 	case query.Range:
 		return t.rangeCond(n)
 	case query.Exists:
-		return jsonField(n.Field) + " IS NOT NULL", nil
+		return column(n.Field) + " IS NOT NULL", nil
 	}
 	return "", fmt.Errorf("unsupported query node %T", n)
 }
@@ -190,7 +197,7 @@ func (t *translator) join(nodes []query.Node, op string) (string, error) {
 // rangeCond compares numbers as numbers when both bounds are numbers, the
 // time field as time, and everything else as text.
 func (t *translator) rangeCond(r query.Range) (string, error) {
-	col := jsonField(r.Field)
+	col := column(r.Field)
 	conv := func(s string) (any, error) { return s, nil }
 	lo, hi := r.Lo, r.Hi
 	numeric := (lo == "" || isNumber(lo)) && (hi == "" || isNumber(hi))
@@ -229,7 +236,7 @@ func (t *translator) rangeCond(r query.Range) (string, error) {
 		conds = append(conds, col+" "+op+" "+t.arg(v))
 	}
 	if len(conds) == 0 {
-		return jsonField(r.Field) + " IS NOT NULL", nil
+		return column(r.Field) + " IS NOT NULL", nil
 	}
 	return strings.Join(conds, " AND "), nil
 }

@@ -1,0 +1,352 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/query"
+)
+
+// clock is a settable time for retention tests.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *clock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
+func rec(ts time.Time, host string) logs.Record {
+	return logs.Record{Timestamp: ts, HostIP: host, Message: "Interface Gi0/1, changed state to down",
+		Fields: map[string]string{"event.code": "LINK-3-UPDOWN"}}
+}
+
+func partitionFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if _, ok := parsePartitionFile(e.Name()); ok {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Records go to the partition of their UTC day; a window across midnight
+// counts and searches both days as one store.
+func TestPartitionsSpanDays(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	midnight := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var recs []logs.Record
+	for i := -3; i < 3; i++ { // three records before midnight, three after
+		recs = append(recs, rec(midnight.Add(time.Duration(i)*time.Minute), []string{"2001:db8::1", "192.0.2.7"}[(i+3)%2]))
+	}
+	recs = append(recs, rec(midnight.Add(-47*time.Hour), "2001:db8::1")) // two days before
+	if err := s.Write(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := partitionFiles(t, dir), []string{"logs-2026-11-24.db", "logs-2026-11-25.db", "logs-2026-11-26.db"}; !slices.Equal(got, want) {
+		t.Fatalf("partition files %v, want %v", got, want)
+	}
+	q, _ := query.Parse(`event.code:"LINK-3-UPDOWN" AND message:"changed state to down"`)
+	counts, err := s.Count(ctx, q, []string{"host.ip"}, midnight.Add(-2*time.Minute), midnight.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, gc := range counts {
+		got[gc.Group["host.ip"]] += gc.Count
+	}
+	// Hosts alternate from -3m: each has one record on either side of
+	// midnight within [-2m, +2m).
+	want := map[string]int64{"192.0.2.7": 2, "2001:db8::1": 2}
+	if len(counts) != 2 || got["192.0.2.7"] != want["192.0.2.7"] || got["2001:db8::1"] != want["2001:db8::1"] {
+		t.Fatalf("counts across midnight %v, want one entry per host %v", counts, want)
+	}
+
+	// Newest first across partitions, the limit cutting into the older day.
+	found, err := s.Search(ctx, nil, midnight.Add(-48*time.Hour), midnight.Add(time.Hour), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stamps []time.Duration
+	for _, r := range found {
+		stamps = append(stamps, r.Timestamp.Sub(midnight))
+	}
+	if !slices.Equal(stamps, []time.Duration{2 * time.Minute, time.Minute, 0, -time.Minute}) {
+		t.Fatalf("search newest first with limit 4: offsets from midnight %v", stamps)
+	}
+	all, err := s.Search(ctx, nil, midnight.Add(-48*time.Hour), midnight.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 7 || !all[6].Timestamp.Equal(midnight.Add(-47*time.Hour)) {
+		t.Fatalf("search over three days: %d records, oldest %v", len(all), all[len(all)-1].Timestamp)
+	}
+
+	// Reopened, the store finds its partitions and appends after their rows.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(ctx, []logs.Record{rec(midnight.Add(3*time.Minute), "2001:db8::1")}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Search(ctx, nil, midnight.Add(-48*time.Hour), midnight.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 8 || !again[0].Timestamp.Equal(midnight.Add(3*time.Minute)) {
+		t.Fatalf("after reopening: %d records, newest %v", len(again), again[0].Timestamp)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clk := newClock(now)
+	reg := prometheus.NewRegistry()
+	s, err := New(ctx, Options{Dir: dir, RetentionDays: 2, Now: clk.Now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Days 24, 25 and 26 are within two days of now (day 24 ends 36 hours
+	// ago); day 23 ended 60 hours ago.
+	var recs []logs.Record
+	for _, d := range []int{24, 25, 26} {
+		for range d - 20 { // 4, 5 and 6 records
+			recs = append(recs, rec(time.Date(2026, 11, d, 10, 0, 0, 0, time.UTC), "2001:db8::1"))
+		}
+	}
+	old := rec(time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC), "2001:db8::1")
+	future := rec(now.Add(30*time.Hour), "2001:db8::1")
+	soon := rec(now.Add(20*time.Hour), "2001:db8::1")
+	if err := s.Write(ctx, append(recs, old, future, soon)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(s.metrics.refusedExpired); got != 1 {
+		t.Fatalf("refused records older than the retention: %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.restamped); got != 1 {
+		t.Fatalf("restamped records: %v, want 1", got)
+	}
+	// The record 30 hours ahead is stored now with its own time kept; the
+	// one 20 hours ahead keeps its time (tomorrow's partition).
+	got, err := s.Search(ctx, query.Exists{Field: OriginalTimestampField}, now.Add(-time.Second), now.Add(time.Second), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Fields[OriginalTimestampField] != future.Timestamp.Format(time.RFC3339Nano) {
+		t.Fatalf("restamped record: %+v", got)
+	}
+	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-24.db", "logs-2026-11-25.db", "logs-2026-11-26.db", "logs-2026-11-27.db"}) {
+		t.Fatalf("partition files %v", files)
+	}
+
+	s.ApplyRetention()
+	if n := len(partitionFiles(t, dir)); n != 4 {
+		t.Fatalf("retention dropped a partition too early: %d left", n)
+	}
+	clk.Set(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) // day 24 ended exactly two days ago
+	s.ApplyRetention()
+	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-25.db", "logs-2026-11-26.db", "logs-2026-11-27.db"}) {
+		t.Fatalf("after day 24 expired: %v", files)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "logs-2026-11-24.db-wal")); !os.IsNotExist(err) {
+		t.Fatalf("the dropped partition's WAL is still there: %v", err)
+	}
+	if got := testutil.ToFloat64(s.metrics.droppedRecords); got != 4 {
+		t.Fatalf("records dropped by retention: %v, want 4", got)
+	}
+	if n, err := testutil.GatherAndCount(reg, "kusanagi_logs_embedded_partitions"); err != nil || n != 1 {
+		t.Fatalf("partitions gauge: %d series, %v", n, err)
+	}
+	if v := gaugeValue(t, reg, "kusanagi_logs_embedded_partitions"); v != 3 {
+		t.Fatalf("kusanagi_logs_embedded_partitions = %v, want 3", v)
+	}
+	if v := gaugeValue(t, reg, "kusanagi_logs_embedded_size_bytes"); v <= 0 {
+		t.Fatalf("kusanagi_logs_embedded_size_bytes = %v", v)
+	}
+	all, err := s.Search(ctx, nil, now.Add(-10*24*time.Hour), now.Add(10*24*time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5+6+2 {
+		t.Fatalf("records left: %d, want 13", len(all))
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// Writers, readers and retention at once, under -race: the clock runs a
+// day per round, so that retention drops partitions that queries are
+// reading and writers are filling. Queries on a dropped partition finish
+// on it; nothing fails, and every record written is either still there or
+// counted as dropped by retention or refused.
+func TestConcurrentWriteQueryRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	clk := newClock(start)
+	s, err := New(ctx, Options{Dir: dir, RetentionDays: 1, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q, _ := query.Parse(`event.code:"LINK-3-UPDOWN" AND message:down`)
+	const rounds = 6
+	var written atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				now := clk.Now()
+				batch := make([]logs.Record, 50)
+				for j := range batch {
+					// Spread over the last two days: some land in a
+					// partition that retention is about to drop.
+					batch[j] = rec(now.Add(-time.Duration(j)*time.Hour), fmt.Sprintf("10.0.%d.%d", w, j%5))
+				}
+				if err := s.Write(ctx, batch); err != nil {
+					t.Error(err)
+					return
+				}
+				written.Add(int64(len(batch)))
+			}
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				now := clk.Now()
+				if _, err := s.Count(ctx, q, []string{"host.ip"}, now.Add(-72*time.Hour), now.Add(time.Hour)); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.Search(ctx, q, now.Add(-72*time.Hour), now.Add(time.Hour), 20); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for range rounds {
+		time.Sleep(150 * time.Millisecond)
+		clk.Add(24 * time.Hour)
+		s.ApplyRetention()
+	}
+	close(stop)
+	wg.Wait()
+	counts, err := s.Count(ctx, nil, nil, start.Add(-time.Hour), clk.Now().Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept int64
+	for _, gc := range counts {
+		kept += gc.Count
+	}
+	dropped := int64(testutil.ToFloat64(s.metrics.droppedRecords))
+	refused := int64(testutil.ToFloat64(s.metrics.refusedExpired))
+	if kept+dropped+refused != written.Load() {
+		t.Fatalf("written %d, kept %d + dropped %d + refused %d = %d", written.Load(), kept, dropped, refused, kept+dropped+refused)
+	}
+	if dropped == 0 {
+		t.Fatal("retention dropped nothing: the test did not exercise it")
+	}
+	if n := len(partitionFiles(t, dir)); n > 3 {
+		t.Fatalf("%d partition files left with one day of retention", n)
+	}
+}
+
+// A query holding a partition that retention drops reads it to the end;
+// the files go when the query lets go.
+func TestDroppedPartitionOutlivesQuery(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	clk := newClock(day.Add(time.Hour))
+	s, err := New(ctx, Options{Dir: dir, RetentionDays: 1, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(ctx, []logs.Record{rec(day.Add(time.Minute), "2001:db8::1")}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.window(day, day.Add(time.Hour))
+	if err != nil || len(held) != 1 {
+		t.Fatalf("window: %v, %v", held, err)
+	}
+	clk.Add(3 * 24 * time.Hour)
+	s.ApplyRetention()
+	if files := partitionFiles(t, dir); len(files) != 1 {
+		t.Fatalf("a held partition was deleted: %v", files)
+	}
+	if found, err := s.Search(ctx, nil, day, day.Add(time.Hour), 10); err != nil || len(found) != 0 {
+		t.Fatalf("a new query still sees the dropped partition: %v, %v", found, err)
+	}
+	counts, err := held[0].count(ctx, nil, nil, day, day.Add(time.Hour))
+	if err != nil || len(counts) != 1 || counts[0].Count != 1 {
+		t.Fatalf("the query in flight on the dropped partition: %v, %v", counts, err)
+	}
+	s.release(held...)
+	if files := partitionFiles(t, dir); len(files) != 0 {
+		t.Fatalf("released, the dropped partition is still there: %v", files)
+	}
+	if got := testutil.ToFloat64(s.metrics.droppedRecords); got != 1 {
+		t.Fatalf("records dropped by retention: %v, want 1", got)
+	}
+}

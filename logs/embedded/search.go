@@ -1,0 +1,202 @@
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/query"
+)
+
+// window holds the partitions [from, to) touches, newest first.
+func (s *Store) window(from, to time.Time) ([]*partition, error) {
+	if !from.Before(to) {
+		return nil, nil
+	}
+	return s.acquire(dayOf(from), dayOf(to.Add(-time.Nanosecond)))
+}
+
+// Search returns matching records, newest first: partitions are searched
+// from the newest day back until limit records are found.
+func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]logs.Record, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	parts, err := s.window(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot search logs: %w", err)
+	}
+	defer s.release(parts...)
+	var out []logs.Record
+	for _, p := range parts {
+		if out, err = p.search(ctx, q, from, to, limit-len(out), out); err != nil {
+			return nil, err
+		}
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Count counts matching records per group, summed over the partitions.
+func (s *Store) Count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
+	for _, g := range groupBy {
+		if g == "" || strings.ContainsAny(g, `"'`) {
+			return nil, errors.New("invalid group_by field")
+		}
+	}
+	parts, err := s.window(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("cannot count logs: %w", err)
+	}
+	defer s.release(parts...)
+	if len(parts) == 1 {
+		return parts[0].count(ctx, q, groupBy, from, to)
+	}
+	var out []logs.GroupCount
+	index := map[string]int{}
+	for _, p := range parts {
+		counts, err := p.count(ctx, q, groupBy, from, to)
+		if err != nil {
+			return nil, err
+		}
+		for _, gc := range counts {
+			k := groupKey(gc.Group, groupBy)
+			if i, ok := index[k]; ok {
+				out[i].Count += gc.Count
+				continue
+			}
+			index[k] = len(out)
+			out = append(out, gc)
+		}
+	}
+	return out, nil
+}
+
+func groupKey(group map[string]string, groupBy []string) string {
+	var b strings.Builder
+	for _, g := range groupBy {
+		b.WriteString(strconv.Quote(group[g]))
+	}
+	return b.String()
+}
+
+// where is the condition for q in [from, to) in this partition.
+func (p *partition) where(ctx context.Context, q query.Node, from, to time.Time) (string, []any, error) {
+	t := &translator{}
+	var lo, hi sql.NullInt64
+	err := p.db.QueryRowContext(ctx, "SELECT min(id), max(id) FROM records WHERE ts >= ? AND ts < ?", from.UnixNano(), to.UnixNano()).Scan(&lo, &hi)
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot search logs: %w", err)
+	}
+	t.loID, t.hiID = lo.Int64, hi.Int64
+	if !lo.Valid {
+		t.loID, t.hiID = 1, 0 // an empty window: nothing matches
+	}
+	cond := "id BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + " AND ts >= " + t.arg(from.UnixNano()) + " AND ts < " + t.arg(to.UnixNano())
+	if q != nil {
+		c, err := t.node(q)
+		if err != nil {
+			return "", nil, err
+		}
+		cond += " AND (" + c + ")"
+	}
+	return cond, t.args, nil
+}
+
+func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time, limit int, out []logs.Record) ([]logs.Record, error) {
+	cond, args, err := p.where(ctx, q, from, to)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := p.db.QueryContext(ctx, "SELECT ts, code, host, message, original, doc FROM records WHERE "+cond+" ORDER BY ts DESC, id DESC LIMIT "+strconv.Itoa(limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot search logs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ts int64
+		var code, host, original sql.NullString
+		var message, doc string
+		if err := rows.Scan(&ts, &code, &host, &message, &original, &doc); err != nil {
+			return nil, fmt.Errorf("cannot search logs: %w", err)
+		}
+		r := logs.Record{Timestamp: time.Unix(0, ts).UTC(), Message: message, Original: original.String, HostIP: host.String}
+		if doc != "{}" {
+			if err := json.Unmarshal([]byte(doc), &r.Fields); err != nil {
+				return nil, fmt.Errorf("cannot decode log record: %w", err)
+			}
+			if name, ok := r.Fields["host.name"]; ok {
+				r.HostName = name
+				delete(r.Fields, "host.name")
+			}
+		}
+		if code.Valid {
+			if r.Fields == nil {
+				r.Fields = map[string]string{}
+			}
+			r.Fields["event.code"] = code.String
+		}
+		if len(r.Fields) == 0 {
+			r.Fields = nil
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot search logs: %w", err)
+	}
+	return out, nil
+}
+
+func (p *partition) count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
+	cond, args, err := p.where(ctx, q, from, to)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]string, len(groupBy))
+	for i, g := range groupBy {
+		cols[i] = "COALESCE(" + column(g) + ", '')"
+	}
+	sel, group := "count(*)", ""
+	if len(cols) > 0 {
+		sel = strings.Join(cols, ", ") + ", count(*)"
+		group = " GROUP BY " + strings.Join(cols, ", ")
+	}
+	rows, err := p.db.QueryContext(ctx, "SELECT "+sel+" FROM records WHERE "+cond+group, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot count logs: %w", err)
+	}
+	defer rows.Close()
+	var out []logs.GroupCount
+	vals := make([]string, len(groupBy))
+	dest := make([]any, 0, len(groupBy)+1)
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	var n int64
+	dest = append(dest, &n)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("cannot count logs: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		gc := logs.GroupCount{Count: n, Group: make(map[string]string, len(groupBy))}
+		for i, g := range groupBy {
+			gc.Group[g] = vals[i]
+		}
+		out = append(out, gc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot count logs: %w", err)
+	}
+	return out, nil
+}

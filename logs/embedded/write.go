@@ -1,0 +1,186 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+)
+
+// Write stores each record in the partition of its @timestamp's UTC day,
+// one transaction per day. A record of a day that retention has already
+// deleted is refused and counted (kusanagi_logs_embedded_records_refused_total):
+// it would be deleted at once. One more than MaxFuture ahead is stored at
+// the time of writing (see MaxFuture). When one day's transaction fails
+// the error is returned; days written before it stay written.
+func (s *Store) Write(ctx context.Context, records []logs.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	now := s.opts.Now()
+	latest := now.Add(MaxFuture)
+	// A batch nearly always holds one day: only then is no map needed.
+	var byDay map[int64][]*logs.Record
+	first := int64(0)
+	var one []*logs.Record
+	for i := range records {
+		r := &records[i]
+		if r.Timestamp.After(latest) {
+			r = restamp(r, now)
+			s.metrics.restamped.Inc()
+		}
+		day := dayOf(r.Timestamp)
+		if byDay == nil && (len(one) == 0 || day == first) {
+			if len(one) == 0 {
+				one = make([]*logs.Record, 0, len(records))
+			}
+			first = day
+			one = append(one, r)
+			continue
+		}
+		if byDay == nil {
+			byDay = map[int64][]*logs.Record{first: one}
+		}
+		byDay[day] = append(byDay[day], r)
+	}
+	if byDay == nil {
+		return s.writeDay(ctx, first, one)
+	}
+	days := make([]int64, 0, len(byDay))
+	for d := range byDay {
+		days = append(days, d)
+	}
+	slices.Sort(days)
+	for _, d := range days {
+		if err := s.writeDay(ctx, d, byDay[d]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func restamp(r *logs.Record, now time.Time) *logs.Record {
+	c := *r
+	c.Fields = make(map[string]string, len(r.Fields)+1)
+	for k, v := range r.Fields {
+		c.Fields[k] = v
+	}
+	c.Fields[OriginalTimestampField] = r.Timestamp.UTC().Format(time.RFC3339Nano)
+	c.Timestamp = now
+	return &c
+}
+
+func (s *Store) writeDay(ctx context.Context, day int64, recs []*logs.Record) error {
+	p, err := s.partitionFor(ctx, day)
+	if err != nil {
+		return fmt.Errorf("cannot write logs: %w", err)
+	}
+	if p == nil {
+		s.metrics.refusedExpired.Add(float64(len(recs)))
+		s.logger.Warn("records older than the retention refused", "records", len(recs), "day", dayStart(day).Format(dayLayout), "retention_days", s.opts.RetentionDays)
+		return nil
+	}
+	defer s.release(p)
+	return p.write(ctx, recs)
+}
+
+// rowsPerInsert rows go into one INSERT statement: one statement step
+// stores them all, so the cost of a step and of the driver's call is
+// shared by many rows.
+const rowsPerInsert = 64
+
+const insertColumns = 7
+
+var insertSQL = sync.OnceValue(func() string { return insertRows(rowsPerInsert) })
+
+func insertRows(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO records(id, ts, code, host, message, original, doc) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?)")
+	}
+	return b.String()
+}
+
+// scratch is reused across writes: the argument slice and the JSON bytes
+// of a batch.
+type scratch struct {
+	args []any
+	doc  []byte
+	keys []string
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{args: make([]any, 0, rowsPerInsert*insertColumns)} }}
+
+// write stores recs in one transaction. The FTS index is filled from the
+// rows just inserted by one INSERT … SELECT, so the text goes through the
+// driver once.
+func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cannot write logs: %w", err)
+	}
+	defer tx.Rollback()
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	id := p.nextID
+	if len(recs) >= rowsPerInsert {
+		stmt, err := tx.PrepareContext(ctx, insertSQL())
+		if err != nil {
+			return fmt.Errorf("cannot write logs: %w", err)
+		}
+		defer stmt.Close()
+		for len(recs) >= rowsPerInsert {
+			id = sc.bind(id, recs[:rowsPerInsert])
+			if _, err := stmt.ExecContext(ctx, sc.args...); err != nil {
+				return fmt.Errorf("cannot write logs: %w", err)
+			}
+			recs = recs[rowsPerInsert:]
+		}
+	}
+	if len(recs) > 0 {
+		id = sc.bind(id, recs)
+		if _, err := tx.ExecContext(ctx, insertRows(len(recs)), sc.args...); err != nil {
+			return fmt.Errorf("cannot write logs: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO records_text(rowid, message, original) SELECT id, message, original FROM records WHERE id >= ? AND id < ?", p.nextID, id); err != nil {
+		return fmt.Errorf("cannot index logs: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cannot write logs: %w", err)
+	}
+	p.nextID = id
+	return nil
+}
+
+// bind fills sc.args with the rows of recs, ids from id on, and returns
+// the next id.
+func (sc *scratch) bind(id int64, recs []*logs.Record) int64 {
+	sc.args = sc.args[:0]
+	for _, r := range recs {
+		var code, host, original any
+		if c, ok := r.Fields["event.code"]; ok {
+			code = c
+		}
+		if r.HostIP != "" {
+			host = r.HostIP
+		}
+		if r.Original != "" {
+			original = r.Original
+		}
+		sc.doc, sc.keys = document(sc.doc[:0], r, sc.keys)
+		sc.args = append(sc.args, id, r.Timestamp.UnixNano(), code, host, r.Message, original, string(sc.doc))
+		id++
+	}
+	return id
+}
