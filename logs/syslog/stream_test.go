@@ -141,3 +141,43 @@ func BenchmarkStream(b *testing.B) {
 		})
 	}
 }
+
+// FuzzStreamFraming feeds any bytes to the TCP/TLS connection reader: it
+// ends when the sender does, and every record holds bytes the sender sent.
+func FuzzStreamFraming(f *testing.F) {
+	for _, seed := range []string{
+		"12 <13>1 - - x\n",
+		"5 <13>a<13>b\n<14>c\n",
+		"99999999999 <13>x",
+		"3 <1",
+		"<13>no newline at the end",
+		"\n\n0 \n",
+	} {
+		f.Add([]byte(seed))
+	}
+	rec := recorder{ch: make(chan logs.Record, 2<<10)} // more than lines in one input
+	s, err := New(Options{TCPAddresses: []string{"[::1]:0"}, Records: rec, MaxMessageSize: 64})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<10 {
+			return
+		}
+		server, client := net.Pipe()
+		go func() { client.Write(b); client.Close() }()
+		done := make(chan struct{})
+		go func() { s.serveStream(t.Context(), server, "tcp", nil); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the reader did not end when the sender closed, input %q", b)
+		}
+		for len(rec.ch) > 0 {
+			r := <-rec.ch
+			if !strings.Contains(string(b), r.Original) {
+				t.Fatalf("record %q is not from input %q", r.Original, b)
+			}
+		}
+	})
+}
