@@ -190,7 +190,10 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := embedded.Open(filepath.Join(cfg.Storage.Path, "logs"))
+	store, err := embedded.New(ctx, embedded.Options{
+		Dir: filepath.Join(cfg.Storage.Path, "logs"), RetentionDays: cfg.Storage.RetentionDays,
+		Logger: logger, Registerer: reg,
+	})
 	if err != nil {
 		return err
 	}
@@ -231,6 +234,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	}
 
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return store.Run(ctx) })
 	if ev != nil {
 		if rulesClient != nil {
 			name := cfg.Rules.PeerName

@@ -47,7 +47,14 @@ type Web struct {
 type Storage struct {
 	Where yamlpos.Meta
 	Path  string `yaml:"path"`
+	// RetentionDays is how long the embedded log store keeps records, in
+	// days (default 7); 0 keeps them until the disk is full.
+	RetentionDays int `yaml:"retention_days"`
 }
+
+// DefaultRetentionDays is the embedded log store's retention when the
+// config sets none.
+const DefaultRetentionDays = 7
 
 // Catalogue names the alert catalogue files.
 type Catalogue struct {
@@ -192,6 +199,9 @@ func (c *Config) applyDefaults() {
 	}
 	def(&c.Web.ListenAddress, DefaultWebListenAddress)
 	def(&c.Storage.Path, "data")
+	if !c.Storage.Where.Has("retention_days") {
+		c.Storage.RetentionDays = DefaultRetentionDays
+	}
 	def(&c.Alertmanager.ListenAddress, DefaultAlertmanagerListenAddress)
 	defList(&c.Traps.ListenAddresses, DefaultTrapListenAddress)
 	defList(&c.Syslog.UDPListenAddresses, DefaultSyslogListenAddress)
@@ -349,6 +359,9 @@ func Parse(name string, src []byte) (*Config, error) {
 		if f.v < 0 {
 			add(c.Alerting.Where.At(f.name), "%s must not be negative", f.name)
 		}
+	}
+	if c.Storage.RetentionDays < 0 {
+		add(c.Storage.Where.At("retention_days"), "storage: retention_days must not be negative (0 keeps everything)")
 	}
 	for i, pattern := range c.Catalogue.Files {
 		if _, err := filepath.Match(pattern, ""); err != nil {

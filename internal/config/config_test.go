@@ -138,3 +138,27 @@ func TestCatalogueFilesRelativeToConfig(t *testing.T) {
 		t.Fatalf("a glob matching nothing: err = %v", err)
 	}
 }
+
+func TestStorageRetentionDays(t *testing.T) {
+	for src, want := range map[string]int{
+		"{}\n":                             DefaultRetentionDays,
+		"storage:\n  retention_days: 30\n": 30,
+		"storage:\n  retention_days: 0\n":  0, // explicitly: keep everything
+	} {
+		c, err := Parse("k.yml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Storage.RetentionDays != want {
+			t.Errorf("%q: retention_days = %d, want %d", src, c.Storage.RetentionDays, want)
+		}
+	}
+	for src, want := range map[string]string{
+		"storage:\n  retention_days: -1\n":   "k.yml:2:19: storage: retention_days must not be negative",
+		"storage:\n  retention_days: week\n": `k.yml:2:19: retention_days: cannot parse "week" as an integer`,
+	} {
+		if _, err := Parse("k.yml", []byte(src)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q:\n got %v\nwant %s…", src, err, want)
+		}
+	}
+}
