@@ -59,4 +59,10 @@ go run ./test/bench/ambench -kusanagi bin/kusanagi -upstream "$upstream" -alerts
 command -v snmptrapd >/dev/null || { apt-get update && apt-get install -y snmptrapd; }
 echo >> bench/RESULTS.md
 go run ./test/bench/trapbench -kusanagi bin/kusanagi >> bench/RESULTS.md
+
+# The embedded log store's two candidates, SQLite FTS5 and Bleve, on the
+# same records and queries. The benchmark is a module of its own so that
+# only it depends on Bleve.
+echo >> bench/RESULTS.md
+(cd test/bench/logstorebench && go vet . && go run . -records "${LOGSTORE_RECORDS:-1000000}") >> bench/RESULTS.md
 echo "wrote bench/RESULTS.md"

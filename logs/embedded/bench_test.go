@@ -2,31 +2,19 @@ package embedded
 
 import (
 	"context"
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
+	"github.com/kusanagi-dev/kusanagi/logs/storetest"
 )
 
-// syslogRecords makes n records shaped like network gear's syslog: 500
-// devices, a handful of mnemonics, one line every 10 ms.
 func syslogRecords(start time.Time, n int) []logs.Record {
-	codes := []string{"LINK-3-UPDOWN", "LINEPROTO-5-UPDOWN", "BGP-5-ADJCHANGE", "SYS-5-CONFIG_I", "SEC-6-IPACCESSLOGP"}
-	out := make([]logs.Record, n)
-	for i := range out {
-		code := codes[i%len(codes)]
-		out[i] = logs.Record{
-			Timestamp: start.Add(time.Duration(i) * 10 * time.Millisecond),
-			HostIP:    fmt.Sprintf("10.%d.%d.1", i%500/250, i%250),
-			Message:   fmt.Sprintf("Interface GigabitEthernet0/%d, changed state to %s", i%48, []string{"down", "up"}[i%2]),
-			Original:  fmt.Sprintf("<187>%d: *Nov 25 10:00:00.000: %%%s: Interface GigabitEthernet0/%d, changed state to down", i, code, i%48),
-			Fields:    map[string]string{"event.code": code, "log.syslog.severity.code": "3"},
-		}
-	}
-	return out
+	recs := make([]logs.Record, n)
+	storetest.Syslog(start, 0, recs)
+	return recs
 }
 
 // BenchmarkWrite measures records/s indexed into the embedded store in
