@@ -63,7 +63,7 @@ func New(o Options) (*Alertmanager, error) {
 	}
 	return &Alertmanager{
 		opts:   o,
-		logger: o.Logger,
+		logger: slog.New(newLazyAttrs(o.Logger.Handler())),
 		addr:   make(chan net.Addr, 1),
 		reload: make(chan chan error),
 	}, nil

@@ -36,6 +36,7 @@ type result struct {
 	RSSBeforeMiB  float64
 	RSSAfterMiB   float64
 	BytesPerAlert float64
+	CPUPerAlert   time.Duration // user+system CPU of the process during ingest, per alert
 	GetSeconds    float64
 	GetCount      int
 	RestartCount  int     // alerts served by the first answer after kill -9
@@ -165,6 +166,40 @@ func rssMiB(pid int) float64 {
 	return 0
 }
 
+// cpuTime is the user and system CPU time a process has used: unlike
+// alerts/s, it does not depend on what else the machine runs.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the whole line, in clock ticks (100/s on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// memoryBreakdown is the anonymous and file-backed parts of the resident
+// set (bbolt's memory-mapped database counts as file-backed).
+func memoryBreakdown(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "RssAnon:") || strings.HasPrefix(line, "RssFile:") {
+			parts = append(parts, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func countAlerts(base string) (int, time.Duration, error) {
 	begin := time.Now()
 	resp, err := http.Get(base + "/api/v2/alerts")
@@ -198,6 +233,7 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	}
 	time.Sleep(time.Second)
 	r.RSSBeforeMiB = rssMiB(cmd.Process.Pid)
+	cpuBefore := cpuTime(cmd.Process.Pid)
 
 	// Ingest.
 	now := time.Now().UTC()
@@ -249,8 +285,10 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	elapsed := time.Since(begin)
 	failed.Range(func(k, _ any) bool { log.Printf("%s: a request failed: %v", name, k); return true })
 	r.AlertsPerSec = float64(n) / elapsed.Seconds()
+	r.CPUPerAlert = (cpuTime(cmd.Process.Pid) - cpuBefore) / time.Duration(n)
 	time.Sleep(2 * time.Second)
 	r.RSSAfterMiB = rssMiB(cmd.Process.Pid)
+	log.Printf("%s: %s", name, memoryBreakdown(cmd.Process.Pid))
 	r.BytesPerAlert = (r.RSSAfterMiB - r.RSSBeforeMiB) * 1024 * 1024 / float64(n)
 	if profileDir != "" {
 		saveProfile(base, "heap?gc=1", name+".heap.pprof")
@@ -324,22 +362,22 @@ func printTable(rs []result, n, batch, clients int) {
 	fmt.Printf("## Alertmanager: Kusanagi (state in etcd) and upstream v0.35.0 (memory)\n\n")
 	fmt.Printf("%d distinct alerts, one group each, posted in batches of %d by %d clients, same machine, one run (`test/bench/ambench`).\n", n, batch, clients)
 	fmt.Printf("Resident memory is the Alertmanager process: with embedded etcd it includes etcd; with etcd in another process it does not.\n\n")
-	fmt.Printf("| | alerts/s accepted | RSS after ingest (MiB) | bytes/alert | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
-	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Printf("| | alerts/s accepted | CPU per alert (µs) | RSS after ingest (MiB) | bytes/alert | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
+	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range rs {
 		restart := "never (within 30s)"
 		if r.RestartSecs >= 0 {
 			restart = fmt.Sprintf("%.2f", r.RestartSecs)
 		}
-		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.2f (%d alerts) | %d | %s |\n",
-			r.Name, r.AlertsPerSec, r.RSSAfterMiB, r.BytesPerAlert, r.GetSeconds, r.GetCount, r.RestartCount, restart)
+		fmt.Printf("| %s | %.0f | %.1f | %.0f | %.0f | %.2f (%d alerts) | %d | %s |\n",
+			r.Name, r.AlertsPerSec, float64(r.CPUPerAlert.Nanoseconds())/1000, r.RSSAfterMiB, r.BytesPerAlert, r.GetSeconds, r.GetCount, r.RestartCount, restart)
 	}
 	if len(rs) >= 2 {
 		u := rs[len(rs)-1]
-		fmt.Printf("\nRatios to upstream (ingest, memory, GET time):\n\n")
+		fmt.Printf("\nRatios to upstream (ingest, CPU per alert, memory, GET time):\n\n")
 		for _, k := range rs[:len(rs)-1] {
-			fmt.Printf("- %s: ingest %.2f×, memory %.2f×, GET %.2f×\n", k.Name,
-				k.AlertsPerSec/u.AlertsPerSec, k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
+			fmt.Printf("- %s: ingest %.2f×, CPU per alert %.2f×, memory %.2f×, GET %.2f×\n", k.Name,
+				k.AlertsPerSec/u.AlertsPerSec, float64(k.CPUPerAlert)/float64(u.CPUPerAlert), k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
 		}
 	}
 }
