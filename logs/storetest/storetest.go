@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"context"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -126,6 +128,48 @@ func Run(t *testing.T, newStore func(t *testing.T) logs.Store) {
 		}
 		if len(got) != 2 || got["2001:db8::1"] != 1 || got["192.0.2.7"] != 1 {
 			t.Fatalf("counts per host.ip: %v", got)
+		}
+	})
+	t.Run("count per several fields", func(t *testing.T) {
+		// A record without one of the fields is counted under "" for it.
+		q, _ := query.Parse(`_exists_:event.code`)
+		counts, err := s.Count(ctx, q, []string{"event.code", "log.syslog.appname"}, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[[2]string]int64{}
+		for _, gc := range counts {
+			got[[2]string{gc.Group["event.code"], gc.Group["log.syslog.appname"]}] += gc.Count
+		}
+		want := map[[2]string]int64{
+			{"LINK-3-UPDOWN", ""}: 3, {"LINEPROTO-5-UPDOWN", ""}: 1, {"BGP-5-ADJCHANGE", ""}: 1, {"SNMP_TRAP_LINK_DOWN", "mib2d"}: 1,
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("counts per event.code and log.syslog.appname: %v, want %v", got, want)
+		}
+	})
+	t.Run("search limit", func(t *testing.T) {
+		got, err := s.Search(ctx, nil, from, to, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || !got[0].Timestamp.Equal(Base.Add(6*time.Second)) || !got[1].Timestamp.Equal(Base.Add(5*time.Second)) {
+			t.Fatalf("limit 2: want the two newest records, got %+v", got)
+		}
+	})
+	t.Run("round trip", func(t *testing.T) {
+		got, err := s.Search(ctx, nil, from, to, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(got)
+		if len(got) != len(recs) {
+			t.Fatalf("%d records, want %d", len(got), len(recs))
+		}
+		for i := range recs {
+			if !reflect.DeepEqual(got[i], recs[i]) {
+				t.Errorf("record %d:\n got %+v\nwant %+v", i, got[i], recs[i])
+			}
 		}
 	})
 	t.Run("time window", func(t *testing.T) {

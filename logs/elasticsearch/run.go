@@ -1,0 +1,117 @@
+package elasticsearch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Run connects to the cluster, installs the index template, then replays
+// the spool whenever it holds records, until ctx ends. It fails only when
+// the cluster refuses the setup for good (wrong flavor, missing
+// privileges); while the cluster is unreachable it keeps trying.
+func (s *Store) Run(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := s.setup(ctx)
+		if err == nil {
+			break
+		}
+		var re *retryableError
+		if !errors.As(err, &re) {
+			return fmt.Errorf("cannot set up the Elasticsearch log store: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.logger.Warn("Elasticsearch is not reachable yet; records are spooled meanwhile", "err", err)
+		if !sleep(ctx, s.backoff.ForAttempt(float64(attempt))) {
+			return nil
+		}
+	}
+	close(s.ready)
+	for {
+		s.replay(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		}
+	}
+}
+
+func (s *Store) setup(ctx context.Context) error {
+	info, err := probe(ctx, s.raw)
+	if err != nil {
+		return err
+	}
+	if err := checkFlavor(s.opts.Flavor, info); err != nil {
+		return err
+	}
+	if err := s.install(ctx); err != nil {
+		return err
+	}
+	s.logger.Info("connected", "server", info.String(), "target", s.target, "template", s.templateName())
+	return nil
+}
+
+// replay sends the spool to Elasticsearch, oldest segment first, deleting
+// each segment once all its records are acknowledged; when the spool is
+// empty, Write indexes directly again.
+func (s *Store) replay(ctx context.Context) {
+	started := time.Now()
+	var replayed int64
+	for ctx.Err() == nil {
+		seg, err := s.spool.oldest()
+		if err != nil {
+			s.logger.Error("cannot read the spool", "err", err)
+			sleep(ctx, s.opts.RetryBackoffMax)
+			continue
+		}
+		if seg == nil {
+			s.mu.Lock()
+			if s.spool.empty() {
+				s.spooling = false
+				s.full = false
+				s.mu.Unlock()
+				if replayed > 0 {
+					s.logger.Info("spool replayed; writing to Elasticsearch directly again", "records", replayed, "took", time.Since(started))
+				}
+				return
+			}
+			s.mu.Unlock()
+			continue
+		}
+		entries, skipped, err := readSegment(seg.path)
+		if err != nil {
+			s.logger.Error("cannot read a spool segment", "file", seg.path, "err", err)
+			sleep(ctx, s.opts.RetryBackoffMax)
+			continue
+		}
+		if skipped > 0 {
+			s.logger.Debug("spool segment has a torn tail (counted when the spool was opened)", "file", seg.path, "bytes", skipped)
+		}
+		if len(entries) > 0 {
+			if pending, _ := s.index(ctx, entries, 0); len(pending) > 0 {
+				return // ctx ended; the segment stays for the next start
+			}
+		}
+		s.metrics.replayed.Add(float64(len(entries)))
+		replayed += int64(len(entries))
+		if err := s.spool.remove(seg); err != nil {
+			s.logger.Error("cannot delete a replayed spool segment", "err", err)
+			sleep(ctx, s.opts.RetryBackoffMax)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
