@@ -15,8 +15,8 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/jpillora/backoff"
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
 )
 
 // Flavors of server.

@@ -69,10 +69,10 @@ func fallbackDocument(doc []byte, errType, reason string) ([]byte, error) {
 		return nil, fmt.Errorf("cannot decode a refused document: %w", err)
 	}
 	m := map[string]any{
-		fieldRecord:   orig,
+		fieldRecord:    orig,
 		fieldErrorType: errType,
-		fieldErrorMsg: reason,
-		fieldTags:     []string{tagIndexError},
+		fieldErrorMsg:  reason,
+		fieldTags:      []string{tagIndexError},
 	}
 	ts := time.Now().UTC()
 	if s, ok := orig["@timestamp"].(string); ok {
