@@ -50,6 +50,7 @@ func main() {
 	batch := flag.Int("batch", 100, "alerts per request")
 	clients := flag.Int("clients", 4, "concurrent clients")
 	external := flag.Bool("external-etcd", true, "also measure Kusanagi with etcd outside its process (here: in this one)")
+	logLevel := flag.String("log-level", "warn", "the Alertmanagers' --log.level")
 	flag.StringVar(&profileDir, "profile", "", "write each target's CPU profile (during ingest) and heap profile (after) to this directory")
 	flag.Parse()
 
@@ -77,7 +78,7 @@ receivers:
 	}{
 		{"kusanagi alertmanager (etcd, embedded)", func(dir string, port int) []string {
 			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir,
-				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
 		}, *kusanagi},
 	}
 	if *external {
@@ -98,7 +99,7 @@ receivers:
 			bin  string
 		}{"kusanagi alertmanager (etcd in another process)", func(dir string, port int) []string {
 			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir, "--etcd.endpoints=" + endpoints,
-				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
 		}, *kusanagi})
 	}
 	if *upstream != "" {
@@ -108,7 +109,7 @@ receivers:
 			bin  string
 		}{"upstream alertmanager v0.35.0 (memory)", func(dir string, port int) []string {
 			return []string{"--config.file=" + cfg.Name(), "--storage.path=" + dir, "--cluster.listen-address=",
-				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=warn"}
+				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
 		}, *upstream})
 	}
 	for _, t := range targets {
@@ -257,7 +258,10 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	var failed sync.Map
 	begin := time.Now()
 	if profileDir != "" {
-		wg.Go(func() { saveProfile(base, "profile?seconds=3", name+".cpu.pprof") })
+		wg.Go(func() {
+			saveProfile(base, "profile?seconds=3", name+".cpu.pprof")
+			saveProfile(base, "heap", name+".heap-during-ingest.pprof")
+		})
 	}
 	for range clients {
 		wg.Go(func() {
@@ -292,6 +296,7 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	r.BytesPerAlert = (r.RSSAfterMiB - r.RSSBeforeMiB) * 1024 * 1024 / float64(n)
 	if profileDir != "" {
 		saveProfile(base, "heap?gc=1", name+".heap.pprof")
+		saveProfile(base, "heap?debug=1", name+".memstats.txt")
 	}
 
 	// GET at n alerts: best of three.
