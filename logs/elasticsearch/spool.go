@@ -316,7 +316,8 @@ func decodeSegment(b []byte) ([]entry, int) {
 			break
 		}
 		idLen, k := binary.Uvarint(payload)
-		if k <= 0 || idLen > uint64(len(payload)-k) {
+		// Only the canonical varint is valid: the frame is what appendFrame wrote.
+		if k <= 0 || idLen > uint64(len(payload)-k) || len(binary.AppendUvarint(nil, idLen)) != k {
 			break
 		}
 		id := string(payload[k : k+int(idLen)])
