@@ -50,6 +50,9 @@ type Storage struct {
 	// RetentionDays is how long the embedded log store keeps records, in
 	// days (default 7); 0 keeps them until the disk is full.
 	RetentionDays int `yaml:"retention_days"`
+	// Backend of the log store: embedded (default) or elasticsearch.
+	Backend       string        `yaml:"backend"`
+	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 }
 
 // DefaultRetentionDays is the embedded log store's retention when the
@@ -199,6 +202,7 @@ func (c *Config) applyDefaults() {
 	}
 	def(&c.Web.ListenAddress, DefaultWebListenAddress)
 	def(&c.Storage.Path, "data")
+	def(&c.Storage.Backend, BackendEmbedded)
 	if !c.Storage.Where.Has("retention_days") {
 		c.Storage.RetentionDays = DefaultRetentionDays
 	}
@@ -360,6 +364,7 @@ func Parse(name string, src []byte) (*Config, error) {
 			add(c.Alerting.Where.At(f.name), "%s must not be negative", f.name)
 		}
 	}
+	c.checkStorage(add)
 	if c.Storage.RetentionDays < 0 {
 		add(c.Storage.Where.At("retention_days"), "storage: retention_days must not be negative (0 keeps everything)")
 	}
