@@ -123,16 +123,14 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 		batch := writes[start:min(start+a.opts.MaxTxnOps, len(writes))]
 		cmps := make([]clientv3.Cmp, len(batch))
 		puts := make([]clientv3.Op, len(batch))
-		gets := make([]clientv3.Op, len(batch))
 		for i, w := range batch {
 			key := a.key(w.merged.Fingerprint())
 			cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", w.modRev)
 			puts[i] = clientv3.OpPut(key, string(w.value))
-			gets[i] = clientv3.OpGet(key)
 		}
 		tctx, cancel := context.WithTimeout(ctx, a.opts.WriteTimeout)
 		begin := time.Now()
-		resp, err := a.opts.Client.Txn(tctx).If(cmps...).Then(puts...).Else(gets...).Commit()
+		resp, err := a.opts.Client.Txn(tctx).If(cmps...).Then(puts...).Commit()
 		cancel()
 		a.metrics.writeDuration.Observe(time.Since(begin).Seconds())
 		if err != nil {
@@ -144,29 +142,49 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 			continue
 		}
 		// Some guard failed. Take the current versions, commit nothing of
-		// this batch, and retry all of it: the transaction is all or nothing.
+		// this batch, and retry all of it: the transaction is all or
+		// nothing. (Reading them in an Else branch would put a get per
+		// alert in every write's raft entry for the rare conflict.)
 		a.metrics.conflicts.Inc()
 		a.settled(batch)
-		a.mtx.Lock()
-		for i, r := range resp.Responses {
-			rr := r.GetResponseRange()
-			if rr == nil || len(rr.Kvs) == 0 {
-				// Deleted meanwhile (garbage-collected): write it afresh.
-				if e, ok := a.cache[batch[i].merged.Fingerprint()]; ok {
-					e.stored, e.modRev = nil, 0
-				}
-				continue
-			}
-			if al, err := decodeAlert(rr.Kvs[0].Value); err == nil {
-				a.applyRemoteLocked(al, rr.Kvs[0].ModRevision)
-			}
+		if err := a.refresh(ctx, batch); err != nil {
+			return nil, err
 		}
-		a.mtx.Unlock()
 		for _, w := range batch {
 			conflicted = append(conflicted, w.merged)
 		}
 	}
 	return conflicted, nil
+}
+
+// refresh reads the alerts of a conflicted batch as etcd holds them now.
+func (a *Alerts) refresh(ctx context.Context, batch []write) error {
+	gets := make([]clientv3.Op, len(batch))
+	for i, w := range batch {
+		gets[i] = clientv3.OpGet(a.key(w.merged.Fingerprint()))
+	}
+	tctx, cancel := context.WithTimeout(ctx, a.opts.WriteTimeout)
+	resp, err := a.opts.Client.Txn(tctx).Then(gets...).Commit()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot read alerts that other replicas wrote: %w", err)
+	}
+	a.mtx.Lock()
+	defer a.mtx.Unlock()
+	for i, r := range resp.Responses {
+		rr := r.GetResponseRange()
+		if rr == nil || len(rr.Kvs) == 0 {
+			// Deleted meanwhile (garbage-collected): write it afresh.
+			if e, ok := a.cache[batch[i].merged.Fingerprint()]; ok {
+				e.stored, e.modRev = nil, 0
+			}
+			continue
+		}
+		if al, err := decodeAlert(rr.Kvs[0].Value); err == nil {
+			a.applyRemoteLocked(al, rr.Kvs[0].ModRevision)
+		}
+	}
+	return nil
 }
 
 // committed records a successful write at revision rev.
