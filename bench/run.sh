@@ -65,4 +65,14 @@ go run ./test/bench/trapbench -kusanagi bin/kusanagi >> bench/RESULTS.md
 # only it depends on Bleve.
 echo >> bench/RESULTS.md
 (cd test/bench/logstorebench && go vet . && go run . -records "${LOGSTORE_RECORDS:-1000000}") >> bench/RESULTS.md
+
+# Syslog, side by side with rsyslog (Debian package; an instance of its own
+# writing to a file): UDP rates without loss, TCP throughput, indexing, CPU.
+command -v rsyslogd >/dev/null || { apt-get update && apt-get install -y rsyslog; }
+echo >> bench/RESULTS.md
+go run ./test/bench/syslogbench -kusanagi bin/kusanagi >> bench/RESULTS.md
+
+# Line-to-alert latency of the all-in-one, syslog line to Alertmanager.
+echo >> bench/RESULTS.md
+go run ./test/bench/latencybench -kusanagi bin/kusanagi >> bench/RESULTS.md
 echo "wrote bench/RESULTS.md"
