@@ -29,7 +29,6 @@ import (
 	"github.com/kusanagi-dev/kusanagi/internal/web"
 	"github.com/kusanagi-dev/kusanagi/ipv6"
 	"github.com/kusanagi-dev/kusanagi/logs"
-	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/logs/syslog"
 	"github.com/kusanagi-dev/kusanagi/rules"
 	"github.com/kusanagi-dev/kusanagi/rules/logeval"
@@ -190,10 +189,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := embedded.New(ctx, embedded.Options{
-		Dir: filepath.Join(cfg.Storage.Path, "logs"), RetentionDays: cfg.Storage.RetentionDays,
-		Logger: logger, Registerer: reg,
-	})
+	store, err := openLogStore(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}

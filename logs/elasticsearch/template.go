@@ -87,8 +87,8 @@ func (s *Store) indexTemplate() map[string]any {
 	return body
 }
 
-// templateName names the template after its target.
-func (s *Store) templateName() string { return "kusanagi-" + strings.TrimPrefix(s.target, "logs-") }
+// templateName is the target's name: one template per data stream.
+func (s *Store) templateName() string { return s.target }
 
 // install puts the index template and creates the data stream; both are
 // idempotent, so every start does it.
