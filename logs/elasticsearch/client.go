@@ -72,9 +72,10 @@ func newTransport(o *Options, m *metrics) (esapi.Transport, *elastictransport.Cl
 		m.retries.WithLabelValues("request").Inc()
 		return b.ForAttempt(float64(attempt - 1))
 	}
-	raw, err := elastictransport.New(elastictransport.Config{
-		URLs: urls, Transport: rt, RetryOnStatus: retryStatus, MaxRetries: o.MaxRetries, RetryBackoff: retryBackoff,
-	})
+	raw, err := elastictransport.NewClient(
+		elastictransport.WithURLs(urls...), elastictransport.WithTransport(rt), elastictransport.WithRetryOnStatus(retryStatus...),
+		elastictransport.WithMaxRetries(o.MaxRetries), elastictransport.WithRetryBackoff(retryBackoff),
+	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot create the Elasticsearch client: %w", err)
 	}

@@ -288,10 +288,10 @@ func (s *Server) parseError(reason string, cause error) *esError {
 // Elasticsearch's default dynamic mapping does.
 func (m *mapping) dynamicField(p string, v any) field {
 	kind := "string"
-	switch v.(type) {
+	switch v := v.(type) {
 	case json.Number:
 		kind = "long"
-		if strings.ContainsAny(string(v.(json.Number)), ".eE") {
+		if strings.ContainsAny(string(v), ".eE") {
 			kind = "double"
 		}
 	case bool:
@@ -339,7 +339,7 @@ func parseValue(f field, v any) (*value, error) {
 	case "ip":
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("'%s' is not an IP string literal.", s)
+			return nil, reasonf("'%s' is not an IP string literal.", s)
 		}
 		return &value{s: s, ip: a.Unmap()}, nil
 	case "long", "integer":
@@ -351,7 +351,7 @@ func parseValue(f field, v any) (*value, error) {
 	case "double", "float":
 		n, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return nil, fmt.Errorf("For input string: \"%s\"", s)
+			return nil, reasonf("For input string: \"%s\"", s)
 		}
 		return &value{s: s, n: n}, nil
 	case "date", "date_nanos":
@@ -375,7 +375,7 @@ func parseLong(s string) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("For input string: \"%s\"", s)
+		return 0, reasonf("For input string: \"%s\"", s)
 	}
 	return math.Trunc(f), nil
 }
@@ -425,3 +425,11 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// reason is an error worded as Elasticsearch words it (capitals and full
+// stops included), for caused_by.
+type reason string
+
+func (r reason) Error() string { return string(r) }
+
+func reasonf(format string, args ...any) error { return reason(fmt.Sprintf(format, args...)) }

@@ -287,7 +287,7 @@ func numberBound(fm field, s, format string) (float64, error) {
 	}
 	n, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, fmt.Errorf("For input string: \"%s\"", s)
+		return 0, reasonf("For input string: \"%s\"", s)
 	}
 	return n, nil
 }
