@@ -259,7 +259,7 @@ func (a *Alerts) watch(ctx context.Context) {
 					}
 					if w, ok := a.inflight[fp]; ok && bytes.Equal(w.value, ev.Kv.Value) {
 						// Our write, seen before its transaction returned.
-						a.storedLocked(w.merged, ev.Kv.ModRevision)
+						a.storedLocked(fp, w.merged, ev.Kv.ModRevision)
 						continue
 					}
 				}

@@ -16,6 +16,7 @@ const maxCASAttempts = 8
 
 // write is one alert to store, compared against the revision it was read at.
 type write struct {
+	fp       model.Fingerprint // of merged: computing it sorts and hashes the labels
 	merged   *alert.Alert
 	existing bool
 	modRev   int64
@@ -99,7 +100,7 @@ func (a *Alerts) prepare(alerts []*alert.Alert) ([]write, error) {
 			}
 			return nil, fmt.Errorf("cannot encode alert %s: %w", merged.Name(), err)
 		}
-		w := write{merged: merged, existing: existing, modRev: modRev, value: value}
+		w := write{fp: fp, merged: merged, existing: existing, modRev: modRev, value: value}
 		a.inflight[fp] = w
 		if i, dup := byFP[fp]; dup {
 			// The same alert twice in one request: the later one wins, as
@@ -124,7 +125,7 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 		cmps := make([]clientv3.Cmp, len(batch))
 		puts := make([]clientv3.Op, len(batch))
 		for i, w := range batch {
-			key := a.key(w.merged.Fingerprint())
+			key := a.key(w.fp)
 			cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", w.modRev)
 			puts[i] = clientv3.OpPut(key, string(w.value))
 		}
@@ -161,7 +162,7 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 func (a *Alerts) refresh(ctx context.Context, batch []write) error {
 	gets := make([]clientv3.Op, len(batch))
 	for i, w := range batch {
-		gets[i] = clientv3.OpGet(a.key(w.merged.Fingerprint()))
+		gets[i] = clientv3.OpGet(a.key(w.fp))
 	}
 	tctx, cancel := context.WithTimeout(ctx, a.opts.WriteTimeout)
 	resp, err := a.opts.Client.Txn(tctx).Then(gets...).Commit()
@@ -175,7 +176,7 @@ func (a *Alerts) refresh(ctx context.Context, batch []write) error {
 		rr := r.GetResponseRange()
 		if rr == nil || len(rr.Kvs) == 0 {
 			// Deleted meanwhile (garbage-collected): write it afresh.
-			if e, ok := a.cache[batch[i].merged.Fingerprint()]; ok {
+			if e, ok := a.cache[batch[i].fp]; ok {
 				e.stored, e.modRev = nil, 0
 			}
 			continue
@@ -194,14 +195,13 @@ func (a *Alerts) committed(batch []write, rev int64) {
 	a.metrics.writes.Add(float64(len(batch)))
 	for _, w := range batch {
 		a.settledLocked(w)
-		a.storedLocked(w.merged, rev)
+		a.storedLocked(w.fp, w.merged, rev)
 	}
 	a.metrics.alerts.Set(float64(len(a.cache)))
 }
 
-// storedLocked records that al is in etcd at revision rev.
-func (a *Alerts) storedLocked(al *alert.Alert, rev int64) {
-	fp := al.Fingerprint()
+// storedLocked records that al, whose fingerprint is fp, is in etcd at revision rev.
+func (a *Alerts) storedLocked(fp model.Fingerprint, al *alert.Alert, rev int64) {
 	e, ok := a.cache[fp]
 	if !ok {
 		e = &entry{}
@@ -228,9 +228,8 @@ func (a *Alerts) settled(writes []write) {
 }
 
 func (a *Alerts) settledLocked(w write) {
-	fp := w.merged.Fingerprint()
-	if cur, ok := a.inflight[fp]; ok && cur.merged == w.merged {
-		delete(a.inflight, fp)
+	if cur, ok := a.inflight[w.fp]; ok && cur.merged == w.merged {
+		delete(a.inflight, w.fp)
 	}
 }
 
