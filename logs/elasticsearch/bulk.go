@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esutil"
+
+	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
 )
 
 // result is what became of one bulk item.
@@ -147,12 +148,8 @@ func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]ent
 		if attempts == 0 {
 			s.logger.Warn("Elasticsearch did not take spooled records; retrying", "records", len(retry), "attempt", attempt, "err", lastErr)
 		}
-		t := time.NewTimer(s.backoff.ForAttempt(float64(attempt - 1)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !ctxutil.Sleep(ctx, s.backoff.ForAttempt(float64(attempt-1))) {
 			return retry, ctx.Err()
-		case <-t.C:
 		}
 		entries = retry
 	}

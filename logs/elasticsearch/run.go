@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
 )
 
 // Run connects to the cluster, installs the index template, then replays
@@ -25,7 +27,7 @@ func (s *Store) Run(ctx context.Context) error {
 			return nil
 		}
 		s.logger.Warn("Elasticsearch is not reachable yet; records are spooled meanwhile", "err", err)
-		if !sleep(ctx, s.backoff.ForAttempt(float64(attempt))) {
+		if !ctxutil.Sleep(ctx, s.backoff.ForAttempt(float64(attempt))) {
 			return nil
 		}
 	}
@@ -65,7 +67,7 @@ func (s *Store) replay(ctx context.Context) {
 		seg, err := s.spool.oldest()
 		if err != nil {
 			s.logger.Error("cannot read the spool", "err", err)
-			sleep(ctx, s.opts.RetryBackoffMax)
+			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
 			continue
 		}
 		if seg == nil {
@@ -85,7 +87,7 @@ func (s *Store) replay(ctx context.Context) {
 		entries, skipped, err := readSegment(seg.path)
 		if err != nil {
 			s.logger.Error("cannot read a spool segment", "file", seg.path, "err", err)
-			sleep(ctx, s.opts.RetryBackoffMax)
+			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
 			continue
 		}
 		if skipped > 0 {
@@ -100,18 +102,7 @@ func (s *Store) replay(ctx context.Context) {
 		replayed += int64(len(entries))
 		if err := s.spool.remove(seg); err != nil {
 			s.logger.Error("cannot delete a replayed spool segment", "err", err)
-			sleep(ctx, s.opts.RetryBackoffMax)
+			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
