@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -99,10 +100,26 @@ func TestStoreContractRealCluster(t *testing.T) {
 	if url == "" {
 		t.Skip("KUSANAGI_TEST_ELASTICSEARCH_URL is not set: no Elasticsearch or OpenSearch to run the contract against (none can run on this machine)")
 	}
-	flavor := os.Getenv("KUSANAGI_TEST_ELASTICSEARCH_FLAVOR")
+	// Credentials go in the URL (https://user:password@host:9200).
+	o := Options{URLs: []string{url}, Flavor: os.Getenv("KUSANAGI_TEST_ELASTICSEARCH_FLAVOR")}
+	o.HTTP.TLSConfig.CAFile = os.Getenv("KUSANAGI_TEST_ELASTICSEARCH_CA_FILE")
 	storetest.Run(t, func(t *testing.T) logs.Store {
-		// A data stream of its own per run: the contract counts records.
-		name := "logs-kusanagi-test" + time.Now().UTC().Format("20060102t150405.000000000")
-		return start(t, Options{URLs: []string{url}, Flavor: flavor, DataStream: name}, true).store
+		// A data stream of its own per run, deleted after: the contract
+		// counts records.
+		o.DataStream = "logs-kusanagi-test" + time.Now().UTC().Format("20060102t150405.000000000")
+		h := start(t, o, true)
+		t.Cleanup(func() {
+			ctx := context.Background()
+			for _, req := range []esapi.Request{
+				esapi.IndicesDeleteDataStreamRequest{Name: []string{o.DataStream}},
+				esapi.IndicesDeleteIndexTemplateRequest{Name: o.DataStream},
+			} {
+				res, err := req.Do(ctx, h.store.api)
+				if err := checkResponse("cannot clean up", res, err); err != nil {
+					t.Log(err)
+				}
+			}
+		})
+		return h.store
 	})
 }
