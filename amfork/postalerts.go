@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -72,8 +73,7 @@ func (d *dateTime) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// maxPostBody bounds a request body read into memory; upstream reads the
-// body whole too.
+// maxPostBody bounds a request body read into memory.
 const maxPostBody = 64 << 20
 
 func (p *postAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,16 +88,18 @@ func (p *postAlerts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve returns the status it answered, or 0 when upstream answered (and
 // observed its own duration).
 func (p *postAlerts) serve(w http.ResponseWriter, r *http.Request) int {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPostBody+1))
+	body, err := readBody(r)
 	r.Body.Close()
 	if err != nil {
-		http.Error(w, "cannot read the request body: "+err.Error(), http.StatusBadRequest)
-		return http.StatusBadRequest
+		code := http.StatusBadRequest
+		if errors.Is(err, errBodyTooLarge) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, "cannot read the request body: "+err.Error(), code)
+		return code
 	}
-	var posted []postableAlert
-	// A Decoder, not Unmarshal: upstream's JSON consumer reads the first
-	// value and ignores what follows.
-	if len(body) > maxPostBody || json.NewDecoder(bytes.NewReader(body)).Decode(&posted) != nil || !wellFormed(posted) {
+	posted, ok := decodePostable(body)
+	if !ok {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.upstream.ServeHTTP(w, r)
 		return 0
@@ -161,6 +163,36 @@ func (p *postAlerts) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	w.WriteHeader(http.StatusOK)
 	return http.StatusOK
+}
+
+var errBodyTooLarge = fmt.Errorf("larger than %d MiB", maxPostBody>>20)
+
+// readBody reads the whole body in one allocation when its length is known.
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= maxPostBody {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxPostBody+1))
+	if err == nil && buf.Len() > maxPostBody {
+		err = errBodyTooLarge
+	}
+	return buf.Bytes(), err
+}
+
+// decodePostable decodes a well-formed alert list. Upstream's JSON consumer
+// reads the first JSON value and ignores what follows; Unmarshal, which
+// needs no copy of the body, refuses trailing data, so a body it refuses
+// is read again as upstream reads it.
+func decodePostable(body []byte) ([]postableAlert, bool) {
+	var posted []postableAlert
+	if err := json.Unmarshal(body, &posted); err != nil {
+		posted = nil
+		if json.NewDecoder(bytes.NewReader(body)).Decode(&posted) != nil {
+			return nil, false
+		}
+	}
+	return posted, wellFormed(posted)
 }
 
 // wellFormed applies the OpenAPI schema's checks that decoding does not:
