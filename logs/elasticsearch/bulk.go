@@ -103,7 +103,7 @@ func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]ent
 	for attempt := 1; ; attempt++ {
 		results := s.send(ctx, entries)
 		var retry, fallback []entry
-		indexed := 0
+		indexed, missing := 0, false
 		for i, r := range results {
 			switch {
 			case r.done:
@@ -120,6 +120,7 @@ func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]ent
 				s.metrics.failures.WithLabelValues(r.reason).Inc()
 				lastErr = fmt.Errorf("%s: %s", r.reason, r.msg)
 				retry = append(retry, entries[i])
+				missing = missing || r.reason == "index_not_found_exception"
 			}
 		}
 		s.metrics.indexed.Add(float64(indexed))
@@ -147,6 +148,13 @@ func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]ent
 		s.metrics.retries.WithLabelValues("item").Add(float64(len(retry)))
 		if attempts == 0 {
 			s.logger.Warn("Elasticsearch did not take spooled records; retrying", "records", len(retry), "attempt", attempt, "err", lastErr)
+		}
+		if missing {
+			// The data stream was deleted where indices are not created
+			// on write: put the template and the stream back.
+			if err := s.install(ctx); err != nil {
+				s.logger.Warn("cannot recreate the data stream", "err", err)
+			}
 		}
 		if !ctxutil.Sleep(ctx, s.backoff.ForAttempt(float64(attempt-1))) {
 			return retry, ctx.Err()

@@ -340,3 +340,75 @@ func TestTornSpoolTail(t *testing.T) {
 		t.Fatalf("skipped bytes = %v, want %d", got, len(frame)/2)
 	}
 }
+
+// TestCountPagesGroups: more groups than one composite page are fetched
+// page by page with after_key, each counted once.
+func TestCountPagesGroups(t *testing.T) {
+	srv := estest.New(t, estest.Options{})
+	h := start(t, Options{URLs: []string{srv.URL()}}, true)
+	const hosts = 2*compositePage + 500
+	recs := make([]logs.Record, 0, hosts+10)
+	for i := range hosts {
+		recs = append(recs, logs.Record{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), HostIP: fmt.Sprintf("2001:db8::%x", i+1), Message: "down"})
+	}
+	for i := range 10 {
+		recs = append(recs, logs.Record{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), HostIP: "2001:db8::1", Message: "down"})
+	}
+	if err := h.store.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Requests("_search")
+	counts, err := h.store.Count(context.Background(), query.Term{Field: "message", Value: "down"}, []string{"host.ip"}, t0.Add(-time.Hour), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages := srv.Requests("_search") - before; pages != 3 {
+		t.Errorf("%d requests for %d groups, want 3 pages of %d", pages, hosts, compositePage)
+	}
+	seen := map[string]int64{}
+	for _, c := range counts {
+		seen[c.Group["host.ip"]] += c.Count
+	}
+	if len(counts) != hosts || len(seen) != hosts || seen["2001:db8::1"] != 11 || seen[fmt.Sprintf("2001:db8::%x", hosts)] != 1 {
+		t.Fatalf("%d groups (%d distinct), 2001:db8::1 counted %d", len(counts), len(seen), seen["2001:db8::1"])
+	}
+}
+
+// TestMissingDataStreamRecreated: items answered index_not_found (the data
+// stream deleted on a cluster that does not create indices on write) make
+// the store put its template and data stream back, then succeed.
+func TestMissingDataStreamRecreated(t *testing.T) {
+	srv := estest.New(t, estest.Options{})
+	h := start(t, Options{URLs: []string{srv.URL()}}, true)
+	var mu sync.Mutex
+	first := true
+	srv.FailItems(func(string, map[string]any) *estest.ItemFault {
+		mu.Lock()
+		defer mu.Unlock()
+		if !first {
+			return nil
+		}
+		return &estest.ItemFault{Status: 404, Type: "index_not_found_exception", Reason: "no such index [logs-kusanagi-default] and [require_data_stream] request flag is [true] and [logs-kusanagi-default] is not a data stream"}
+	})
+	installs := srv.Requests("_index_template")
+	srv.FailRequests(func(r *http.Request) estest.Fault {
+		if strings.HasPrefix(r.URL.Path, "/_index_template/") {
+			mu.Lock()
+			first = false
+			mu.Unlock()
+		}
+		return estest.Fault{}
+	})
+	if err := h.store.Write(context.Background(), batch(0, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Requests("_index_template") != installs+1 {
+		t.Fatalf("template put %d times after the 404s, want once", srv.Requests("_index_template")-installs)
+	}
+	if n := h.count(""); n != 5 {
+		t.Fatalf("count %d, want 5", n)
+	}
+	if _, n := h.store.spool.size(); n != 0 {
+		t.Fatalf("%d records spooled", n)
+	}
+}
