@@ -21,12 +21,18 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, sp func() *spool) *metrics {
 	f := promauto.With(reg)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_elasticsearch_spool_bytes", Help: "Bytes in the spool, waiting for Elasticsearch."}, func() float64 {
-		b, _ := sp().size()
-		return float64(b)
+		if sp := sp(); sp != nil {
+			b, _ := sp.size()
+			return float64(b)
+		}
+		return 0
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_elasticsearch_spool_records", Help: "Records in the spool, waiting for Elasticsearch."}, func() float64 {
-		_, n := sp().size()
-		return float64(n)
+		if sp := sp(); sp != nil {
+			_, n := sp.size()
+			return float64(n)
+		}
+		return 0
 	})
 	return &metrics{
 		indexed:   f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_elasticsearch_indexed_records_total", Help: "Records Elasticsearch acknowledged."}),
