@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"context"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 
+	"github.com/kusanagi-dev/kusanagi/internal/testpki"
 	"github.com/kusanagi-dev/kusanagi/logs/elasticsearch/estest"
 )
 
@@ -110,5 +112,27 @@ func TestTLS(t *testing.T) {
 	case <-s.Ready():
 		t.Fatal("ready without trusting the server's certificate")
 	default:
+	}
+}
+
+// TestClientCertificate: a cluster that requires client certificates
+// takes the configured cert_file and key_file.
+func TestClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "es-clients")
+	cert, key := ca.Issue(t, dir, "kusanagi")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	srv := estest.New(t, estest.Options{TLS: true, ClientCAs: pool})
+	serverCA := filepath.Join(dir, "server.pem")
+	os.WriteFile(serverCA, srv.Certificate(), 0o600)
+	h := start(t, Options{URLs: []string{srv.URL()}, HTTP: commoncfg.HTTPClientConfig{
+		TLSConfig: commoncfg.TLSConfig{CAFile: serverCA, CertFile: cert, KeyFile: key},
+	}}, true)
+	if err := h.store.Write(context.Background(), batch(0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.count(""); n != 2 {
+		t.Fatalf("count %d", n)
 	}
 }

@@ -9,6 +9,8 @@ package estest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,8 +37,10 @@ type Options struct {
 	// RefreshInterval is how long an indexed document takes to become
 	// searchable without an explicit refresh (default 1s).
 	RefreshInterval time.Duration
-	// TLS serves HTTPS with httptest's certificate.
-	TLS bool
+	// TLS serves HTTPS with httptest's certificate; with ClientCAs,
+	// clients must show a certificate they signed.
+	TLS       bool
+	ClientCAs *x509.CertPool
 }
 
 // Fault is how a request is failed: with an Elasticsearch error status
@@ -104,7 +108,12 @@ func New(t testing.TB, o Options) *Server {
 		templates: map[string]*template{}, streams: map[string]*stream{}, indices: map[string]*index{}, requests: map[string]int{},
 	}
 	if o.TLS {
-		s.tlsSrv = httptest.NewTLSServer(s)
+		s.tlsSrv = httptest.NewUnstartedServer(s)
+		s.tlsSrv.TLS = &tls.Config{ClientCAs: o.ClientCAs}
+		if o.ClientCAs != nil {
+			s.tlsSrv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		s.tlsSrv.StartTLS()
 		s.addr = s.tlsSrv.Listener.Addr().String()
 		t.Cleanup(s.tlsSrv.Close)
 		return s
