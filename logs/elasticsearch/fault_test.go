@@ -412,3 +412,61 @@ func TestMissingDataStreamRecreated(t *testing.T) {
 		t.Fatalf("%d records spooled", n)
 	}
 }
+
+// TestOutageSoak: writers keep writing while the cluster goes down and up
+// and refuses some items; every accepted record ends up indexed exactly
+// once.
+func TestOutageSoak(t *testing.T) {
+	srv := estest.New(t, estest.Options{})
+	var mu sync.Mutex
+	n := 0
+	srv.FailItems(func(string, map[string]any) *estest.ItemFault {
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n%10 == 0 {
+			return &estest.ItemFault{Status: 429, Type: "es_rejected_execution_exception", Reason: "rejected execution"}
+		}
+		return nil
+	})
+	h := start(t, Options{URLs: []string{srv.URL()}, MaxRetries: 1, WriteAttempts: 2, SpoolSegmentBytes: 8 << 10}, true)
+	const writers, batches, size = 4, 30, 20
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				if err := h.store.Write(context.Background(), batch((w*batches+b)*size, size)); err != nil {
+					t.Errorf("write: %v", err)
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	for range 4 {
+		time.Sleep(30 * time.Millisecond)
+		srv.Stop()
+		time.Sleep(30 * time.Millisecond)
+		srv.Start()
+	}
+	wg.Wait()
+	eventually(t, "the spool is replayed", func() bool {
+		h.store.mu.Lock()
+		defer h.store.mu.Unlock()
+		return !h.store.spooling
+	})
+	got := sequences(srv, "logs-kusanagi-default")
+	seen := map[string]int{}
+	for _, s := range got {
+		seen[s]++
+	}
+	for s, c := range seen {
+		if c != 1 {
+			t.Errorf("record %s indexed %d times", s, c)
+		}
+	}
+	if len(seen) != writers*batches*size {
+		t.Fatalf("%d distinct records indexed, want %d", len(seen), writers*batches*size)
+	}
+	if testutil.ToFloat64(h.store.metrics.spooled) == 0 {
+		t.Fatal("nothing was spooled: the outages did not happen during writes")
+	}
+}
