@@ -65,6 +65,9 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		// single member has none, and at 100 alerts per entry those
 		// entries were more memory than the alerts themselves.
 		cfg.SnapshotCatchUpEntries = 100
+		// Nobody to elect with: short ticks let a restarted member lead,
+		// and serve the alerts, a second sooner.
+		cfg.TickMs, cfg.ElectionMs = 10, 100
 	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
