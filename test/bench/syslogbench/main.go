@@ -55,7 +55,11 @@ func parseRates(s string) ([]int, error) {
 	return rates, nil
 }
 
+// loadAtStart is the machine's load average when the benchmark began.
+var loadAtStart string
+
 func run(bin string, stepDur time.Duration, rates []int, tcpLines, burstLines, repeat int, rcvbuf string) error {
+	loadAtStart = loadAverage()
 	dir, err := os.MkdirTemp("", "syslogbench-")
 	if err != nil {
 		return err
@@ -216,6 +220,8 @@ type tcpRun struct {
 	done     time.Duration // until all n were stored (kusanagi) or in the file (rsyslog)
 	wrote    time.Duration // until the sender had written the last byte
 	cpu      float64
+	wait     float64 // seconds the receiver's threads waited for a CPU
+	stored   int     // kusanagi: records in its store before the run
 }
 
 type tcpKind struct {
@@ -281,7 +287,7 @@ func tcpKusanagi(k *kusanagi, stream []byte, n int) (tcpRun, error) {
 	if err != nil {
 		return tcpRun{}, err
 	}
-	cpu0 := mustCPU(k.pid())
+	cpu0, wait0 := mustCPU(k.pid()), cpuWait(k.pid())
 	if profileDir != "" {
 		go k.profile(filepath.Join(profileDir, fmt.Sprintf("kusanagi-tcp-%d.pprof", n)), 5*time.Second)
 		profileDir = "" // one profile is enough
@@ -292,7 +298,7 @@ func tcpKusanagi(k *kusanagi, stream []byte, n int) (tcpRun, error) {
 		return tcpRun{}, err
 	}
 	defer c.Close()
-	run := tcpRun{n: n}
+	run := tcpRun{n: n, stored: int(before.written)}
 	for deadline := start.Add(5 * time.Minute); run.done == 0; {
 		if time.Now().After(deadline) {
 			return run, fmt.Errorf("%d lines not stored within 5 minutes", n)
@@ -319,7 +325,7 @@ func tcpKusanagi(k *kusanagi, stream []byte, n int) (tcpRun, error) {
 			return run, fmt.Errorf("%v records dropped over TCP, which should push back instead", now.dropped-before.dropped)
 		}
 	}
-	run.cpu = mustCPU(k.pid()) - cpu0
+	run.cpu, run.wait = mustCPU(k.pid())-cpu0, cpuWait(k.pid())-wait0
 	if run.accepted == 0 {
 		run.accepted = run.done
 	}
@@ -331,7 +337,7 @@ func tcpRsyslog(r *rsyslog, stream []byte, n int) (tcpRun, error) {
 	if err != nil {
 		return tcpRun{}, err
 	}
-	cpu0 := mustCPU(r.pid())
+	cpu0, wait0 := mustCPU(r.pid()), cpuWait(r.pid())
 	start := time.Now()
 	c, wrote, err := send(r.syslog, stream)
 	if err != nil {
@@ -360,7 +366,7 @@ func tcpRsyslog(r *rsyslog, stream []byte, n int) (tcpRun, error) {
 		}
 	}
 	run.accepted = run.done
-	run.cpu = mustCPU(r.pid()) - cpu0
+	run.cpu, run.wait = mustCPU(r.pid())-cpu0, cpuWait(r.pid())-wait0
 	return run, nil
 }
 
@@ -405,11 +411,15 @@ func rateRange(runs []tcpRun, d func(tcpRun) time.Duration) (lo, hi float64) {
 	return slices.Min(rates), slices.Max(rates)
 }
 
-func fmtRange(lo, hi float64) string {
-	if fmt.Sprintf("%.0f", lo) == fmt.Sprintf("%.0f", hi) {
-		return fmt.Sprintf("%.0f", lo)
+func fmtRange(lo, hi float64) string { return spread(lo, hi, "%.0f") }
+
+// spread is "lo–hi" in format, or one number when both print the same.
+func spread(lo, hi float64, format string) string {
+	a, b := fmt.Sprintf(format, lo), fmt.Sprintf(format, hi)
+	if a == b {
+		return a
 	}
-	return fmt.Sprintf("%.0f–%.0f", lo, hi)
+	return a + "–" + b
 }
 
 func cpuPer100k(runs []tcpRun) (lo, hi float64) {
@@ -427,7 +437,7 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	if rcvbuf != "" {
 		fmt.Fprintf(w, ", imudp rcvbufSize=%s like kusanagi's 16 MiB", rcvbuf)
 	}
-	fmt.Fprintf(w, "), one run of `test/bench/syslogbench` on %d cores shared with other work, so numbers are noisy.\n\n", runtime.NumCPU())
+	fmt.Fprintf(w, "), one run of `test/bench/syslogbench` on %d cores shared with other work (one-minute load average %s at the start, %s at the end), so numbers are noisy.\n\n", runtime.NumCPU(), loadAtStart, loadAverage())
 
 	fmt.Fprintf(w, "### UDP, %s per rate step\n\n", stepDur)
 	fmt.Fprintf(w, "Kusanagi *accepted* is `kusanagi_syslog_messages_total{transport=\"udp\"}` (read and parsed); *stored* is records written to the embedded store once it caught up, the rest dropped by the store's full queue (`kusanagi_logs_records_dropped_total`). rsyslog counts lines in its output file. Kernel drops are the host's UDP receive-buffer errors during the step. CPU is user+system seconds per 100k lines received, from the step's start until the receiver settled (kusanagi's includes indexing).\n\n")
@@ -468,9 +478,9 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	fmt.Fprintf(w, "\n\"Sender reached\" is kusanagi's / rsyslog's step. A rate counts as taken without loss only when the sender reached it (within 3%%) and every line sent was counted.\n\n")
 
 	fmt.Fprintf(w, "### TCP, one connection, %d runs each\n\n", repeat)
-	fmt.Fprintf(w, "Lines/s = lines / time from connecting until the receiver had them all: for kusanagi *stored* (with TCP the store pushes back, so accepted lines are stored lines) and *accepted* (`messages_total{transport=\"tcp\"}`); for rsyslog, lines in its file. *Cores used* is the receiver's CPU seconds over that time: below 2 when the receiver cannot use both cores or other work on the machine takes them. Ranges are min–max over the runs.\n\n")
-	fmt.Fprintf(w, "| receiver | framing | lines | lines/s accepted | lines/s stored / in file | CPU s/100k lines | cores used |\n")
-	fmt.Fprintf(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(w, "Lines/s = lines / time from connecting until the receiver had them all: for kusanagi *stored* (with TCP the store pushes back, so accepted lines are stored lines) and *accepted* (`messages_total{transport=\"tcp\"}`); for rsyslog, lines in its file. *Cores used* is the receiver's CPU seconds over that time; *waited for a CPU* is the time its threads were runnable but not running (`/proc/<pid>/task/*/schedstat`), the share other work on the machine took. *Records in the store before* is the size of kusanagi's store (one process through the whole benchmark) as the run began: indexing slows as the store grows. Ranges are min–max over the runs.\n\n")
+	fmt.Fprintf(w, "| receiver | framing | lines | lines/s accepted | lines/s stored / in file | CPU s/100k lines | cores used | waited for a CPU (s) | records in the store before |\n")
+	fmt.Fprintf(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	find := func(receiver, framing string, n int) *tcpKind {
 		for _, k := range tcp {
 			if k.receiver == receiver && k.framing == framing && k.n == n {
@@ -489,16 +499,19 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 			acc = fmtRange(rateRange(k.runs, func(r tcpRun) time.Duration { return r.accepted }))
 		}
 		clo, chi := cpuPer100k(k.runs)
-		cpu := fmt.Sprintf("%.2f", clo)
-		if fmt.Sprintf("%.2f", clo) != fmt.Sprintf("%.2f", chi) {
-			cpu = fmt.Sprintf("%.2f–%.2f", clo, chi)
-		}
-		var cores []float64
+		var cores, waits, before []float64
 		for _, r := range k.runs {
 			cores = append(cores, r.cpu/r.done.Seconds())
+			waits = append(waits, r.wait)
+			before = append(before, float64(r.stored))
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %.2f–%.2f |\n", name, k.framing, k.n, acc,
-			fmtRange(rateRange(k.runs, func(r tcpRun) time.Duration { return r.done })), cpu, slices.Min(cores), slices.Max(cores))
+		storeSize := "—"
+		if k.receiver == "kusanagi" {
+			storeSize = spread(slices.Min(before), slices.Max(before), "%.0f")
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", name, k.framing, k.n, acc,
+			fmtRange(rateRange(k.runs, func(r tcpRun) time.Duration { return r.done })), spread(clo, chi, "%.2f"),
+			spread(slices.Min(cores), slices.Max(cores), "%.2f"), spread(slices.Min(waits), slices.Max(waits), "%.1f"), storeSize)
 	}
 
 	kNL, rNL := find("kusanagi", "newline", n), find("rsyslog", "newline", n)
@@ -519,7 +532,7 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	fmt.Fprintf(w, "| TCP newline, %d lines: lines/s | %s stored, %s accepted | %s | %s (stored) |\n", n, fmtRange(kStoredLo, kStoredHi), fmtRange(kAccLo, kAccHi), fmtRange(rLo, rHi), ratio(mid(kStoredLo, kStoredHi), mid(rLo, rHi)))
 	fmt.Fprintf(w, "| TCP newline, %d lines (fits the store queue): lines/s accepted | %s | | %s |\n", burst, fmtRange(bAccLo, bAccHi), ratio(mid(bAccLo, bAccHi), mid(rLo, rHi)))
 	fmt.Fprintf(w, "| Indexed into the embedded store during the TCP run (records/s) | %s | | |\n", fmtRange(kStoredLo, kStoredHi))
-	fmt.Fprintf(w, "| CPU s per 100k lines, TCP newline | %.2f–%.2f | %.2f–%.2f | %s |\n", kCPULo, kCPUHi, rCPULo, rCPUHi, ratio(mid(kCPULo, kCPUHi), mid(rCPULo, rCPUHi)))
+	fmt.Fprintf(w, "| CPU s per 100k lines, TCP newline | %s | %s | %s |\n", spread(kCPULo, kCPUHi, "%.2f"), spread(rCPULo, rCPUHi, "%.2f"), ratio(mid(kCPULo, kCPUHi), mid(rCPULo, rCPUHi)))
 	fmt.Fprintf(w, "\nOf the %d lines kusanagi accepted over UDP across all steps, %d (%.1f%%) reached the embedded store", gotAll, storedAll, 100*float64(storedAll)/float64(max(gotAll, 1)))
 	if storedAll < gotAll {
 		fmt.Fprintf(w, "; the store's full queue dropped the rest")

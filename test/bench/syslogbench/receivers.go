@@ -43,6 +43,38 @@ func cpuSeconds(pid int) (float64, error) {
 	return (utime + stime) / clockTicks, nil
 }
 
+// cpuWait is how long the threads of process pid have waited, runnable,
+// for a CPU (run_delay of /proc/<pid>/task/*/schedstat), in seconds: on a
+// shared machine, the time other work took from the receiver. Threads that
+// have exited are not counted.
+func cpuWait(pid int) float64 {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseFloat(f[1], 64)
+			total += ns / 1e9
+		}
+	}
+	return total
+}
+
+// loadAverage is the one-minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
 // kernelDrops sums the host's UDP receive-buffer drops (IPv4 and IPv6):
 // host wide, so anything else on the machine that overflows a UDP socket
 // during a step shows up here too.
