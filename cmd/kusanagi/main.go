@@ -38,7 +38,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("kusanagi", "Turns SNMP traps, syslog and metrics into one catalogue of named alerts, delivered through an Alertmanager whose state is kept in etcd.")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
-	app.Terminate(nil)
+	// kingpin calls terminate after printing --help or --version; exiting
+	// there would skip deferred cleanup, and doing nothing would go on to
+	// run the command the help was asked for.
+	exitCode := -1
+	app.Terminate(func(code int) {
+		if exitCode < 0 {
+			exitCode = code
+		}
+	})
 	app.HelpFlag.Short('h')
 	logConfig := &promslog.Config{Writer: stderr}
 	promslogflag.AddFlags(app, logConfig)
@@ -59,13 +67,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 
 	selected, err := app.Parse(args)
+	if exitCode >= 0 {
+		return exitCode
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kusanagi: %v (try --help)\n", err)
 		return 2
-	}
-	if selected == "" {
-		// --help or --version printed and asked to terminate.
-		return 0
 	}
 	for _, c := range commands {
 		if c.matches(selected) {

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHelpPrintsAndRunsNothing: --help on a serving command prints its
+// usage and exits 0; it must not go on to start the service (and take its
+// ports). The context is not cancelled, so a started service would hang here.
+func TestHelpPrintsAndRunsNothing(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"},
+		{"run", "--help"},
+		{"syslog", "--help"},
+		{"traps", "-h"},
+		{"alertmanager", "--help"},
+		{"help", "rules"},
+		{"version"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		if out := stdout + stderr; !strings.Contains(out, "usage: kusanagi") && !strings.Contains(out, "version") {
+			t.Errorf("%v printed neither usage nor version:\n%s", args, out)
+		}
+	}
+}
