@@ -27,3 +27,12 @@ func TestHelpPrintsAndRunsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSendLogDefaultsToKusanagisPortForTheTransport: TLS has a port of its
+// own (9601), so --transport=tls without --to must not dial the TCP port.
+func TestSendLogDefaultsToKusanagisPortForTheTransport(t *testing.T) {
+	code, _, stderr := runCLI(t, "send-log", "--transport=tls", "test line")
+	if code == 0 || !strings.Contains(stderr, "[::1]:9601") {
+		t.Fatalf("exit %d, stderr %q: want a failure to reach [::1]:9601 (nothing listens in the test)", code, stderr)
+	}
+}

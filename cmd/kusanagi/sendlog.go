@@ -35,7 +35,7 @@ type sendLogCommand struct {
 func newSendLogCommand(app *kingpin.Application, stdout io.Writer) *sendLogCommand {
 	c := &sendLogCommand{stdout: stdout}
 	c.cmd = app.Command("send-log", "Send a syslog message (RFC 3164 or 5424) over UDP, TCP or TLS, to test the catalogue's log queries.")
-	c.to = c.cmd.Flag("to", "Receiver address, host:port ([fd00::10]:514).").Default("[::1]:9514").String()
+	c.to = c.cmd.Flag("to", "Receiver address, host:port ([fd00::10]:514). Default [::1]:9514, or [::1]:9601 with --transport=tls.").String()
 	c.transport = c.cmd.Flag("transport", "udp, tcp or tls.").Default("udp").Enum("udp", "tcp", "tls")
 	c.format = c.cmd.Flag("format", "rfc3164 or rfc5424.").Default("rfc5424").Enum("rfc3164", "rfc5424")
 	c.framing = c.cmd.Flag("framing", "TCP/TLS framing: octet-counting (RFC 6587) or newline.").Default("octet-counting").Enum("octet-counting", "newline")
@@ -94,6 +94,13 @@ func (c *sendLogCommand) run(ctx context.Context) error {
 	line, err := formatSyslog(*c.format, *c.facility, *c.severity, time.Now(), *c.hostname, *c.appname, *c.procid, *c.msgid, strings.Join(*c.message, " "))
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if *c.to == "" {
+		// Kusanagi's own listeners: syslog over TLS has a port of its own.
+		*c.to = "[::1]:9514"
+		if *c.transport == "tls" {
+			*c.to = "[::1]:9601"
+		}
 	}
 	if _, _, err := net.SplitHostPort(*c.to); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--to %q: %v (IPv6 in brackets: [fd00::10]:514)", *c.to, err)}
