@@ -36,3 +36,12 @@ func TestSendLogDefaultsToKusanagisPortForTheTransport(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want a failure to reach [::1]:9601 (nothing listens in the test)", code, stderr)
 	}
 }
+
+// TestSendTrapWithoutCommunityIsRefused: a v2c trap without a community
+// would be dropped at the receiver with nothing said to the operator.
+func TestSendTrapWithoutCommunityIsRefused(t *testing.T) {
+	code, _, stderr := runCLI(t, "send-trap", "IF-MIB::linkDown")
+	if code != 2 || !strings.Contains(stderr, "--community is required") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

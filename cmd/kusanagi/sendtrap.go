@@ -59,6 +59,11 @@ func newSendTrapCommand(app *kingpin.Application, stdout io.Writer) *sendTrapCom
 func (c *sendTrapCommand) matches(s string) bool { return s == c.cmd.FullCommand() }
 
 func (c *sendTrapCommand) run(context.Context) error {
+	if *c.version != "3" && *c.community == "" {
+		// An empty community is never accepted: the trap would be dropped
+		// silently at the receiver (and counted as unknown_community).
+		return &exitError{code: 2, err: fmt.Errorf("--community is required for SNMP v%s: one of the receiver's traps.communities (noc-traps in examples/kusanagi.yml)", *c.version)}
+	}
 	names := traps.NewNames()
 	oid, err := names.Resolve(*c.oid)
 	if err != nil {
