@@ -31,14 +31,15 @@ func (s *Store) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+	s.replay(ctx)
 	close(s.ready)
 	for {
-		s.replay(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
 		}
+		s.replay(ctx)
 	}
 }
 

@@ -211,8 +211,9 @@ func New(o Options) (*Store, error) {
 
 type cancelKey struct{}
 
-// Ready is closed once the index template is installed and Write may
-// index directly.
+// Ready is closed once the index template is installed and the spool
+// left by an earlier run replayed: from then on Write indexes directly
+// while the cluster answers.
 func (s *Store) Ready() <-chan struct{} { return s.ready }
 
 // Close stops the bulk workers and closes the spool; call it after Run
@@ -224,7 +225,7 @@ func (s *Store) Close() error {
 	if cerr := s.spool.close(); err == nil {
 		err = cerr
 	}
-	if c, ok := s.api.(interface{ Close(context.Context) error }); ok {
+	if c, ok := s.api.(interface{ Close(context.Context) error }); ok && s.api != esapi.Transport(s.raw) {
 		c.Close(ctx)
 	}
 	s.raw.Close(ctx)
