@@ -21,11 +21,12 @@ type partition struct {
 	db   *sql.DB
 
 	// writeMu makes the partition's writers take turns in Go rather than
-	// spin on SQLite's busy handler; nextID is the next record id, kept
-	// here so that rows and their index entries can be inserted in bulk
-	// without asking SQLite for each row's id.
+	// spin on SQLite's busy handler; lastID is the largest record id
+	// (see recordKey) and lateSeq the next number for a late record (see
+	// assignIDs), guarded by writeMu.
 	writeMu sync.Mutex
-	nextID  int64
+	lastID  int64
+	lateSeq int64
 
 	// refs counts queries and writes in flight; dropped is set once
 	// retention has taken the partition out of the store. The last
@@ -69,11 +70,38 @@ func parsePartitionFile(name string) (day int64, ok bool) {
 	return dayOf(t), true
 }
 
+// A record's id is its millisecond of the day in the high bits and a
+// sequence number in the low seqBits: ids run in time order, so a time
+// window is a range of ids (no index on time, no lookup to find the range)
+// and the FTS index, keyed by the same ids, is searched within it.
+const seqBits = 36
+
+const msPerDay = 86_400_000
+
+// recordKey is the smallest id a record at ts can have in the partition.
+func (p *partition) recordKey(ts time.Time) int64 {
+	return p.msKey((ts.UnixNano() - p.day*86400e9) / 1e6)
+}
+
+func (p *partition) msKey(ms int64) int64 { return min(max(ms, 0), msPerDay) << seqBits }
+
+// idRange is the ids of the records in [from, to): the exact times are
+// checked on the rows, since an id only holds the millisecond.
+func (p *partition) idRange(from, to time.Time) (lo, hi int64) {
+	start := p.day * 86400e9
+	lo = p.msKey(floorDiv(from.UnixNano()-start, 1e6))
+	hi = p.msKey(-floorDiv(-(to.UnixNano()-start), 1e6)) - 1 // the ms holding to-1ns, ceiled
+	return lo, hi
+}
+
 // The records table keeps the fields rules filter and group on most
 // (event.code, host.ip) and the text fields as columns, so that they need
 // no JSON parsing on insert or query; every other field is in doc.
+// The index on event.code holds the id too: a rule's keyword and time
+// window together are one range of it.
 // Records are never deleted one by one, so the FTS index is contentless
-// without delete support, and keeps no column sizes (nothing ranks).
+// without delete support, and keeps no column sizes (nothing ranks). It
+// holds the message only (see ftsColumn).
 const schema = `
 CREATE TABLE IF NOT EXISTS records (
 	id       INTEGER PRIMARY KEY,
@@ -84,9 +112,12 @@ CREATE TABLE IF NOT EXISTS records (
 	original TEXT,
 	doc      TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_ts ON records(ts);
-CREATE INDEX IF NOT EXISTS records_code ON records(code, ts);
-CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, original, content='', columnsize=0, tokenize="unicode61 tokenchars '_'");
+CREATE INDEX IF NOT EXISTS records_code ON records(code);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, content='', columnsize=0, tokenize="unicode61 tokenchars '_'");
+CREATE TABLE IF NOT EXISTS meta (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
 `
 
 // pragmas apply to every connection. page_size comes first: it only
@@ -112,20 +143,20 @@ func openPartition(ctx context.Context, dir string, day int64) (*partition, erro
 		db.Close()
 		return nil, fmt.Errorf("cannot create log partition schema in %s: %w", path, err)
 	}
-	var maxID sql.NullInt64
-	if err := db.QueryRowContext(ctx, "SELECT max(id) FROM records").Scan(&maxID); err != nil {
+	var maxID, late sql.NullInt64
+	err = db.QueryRowContext(ctx, "SELECT (SELECT max(id) FROM records), (SELECT value FROM meta WHERE name = 'late_seq')").Scan(&maxID, &late)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("cannot read log partition %s: %w", path, err)
 	}
-	return &partition{day: day, path: path, db: db, nextID: maxID.Int64 + 1}, nil
+	return &partition{day: day, path: path, db: db, lastID: maxID.Int64, lateSeq: late.Int64}, nil
 }
 
-// records is how many records the partition holds: ids are dense from 1
-// and rows are never deleted.
-func (p *partition) records() int64 {
-	p.writeMu.Lock()
-	defer p.writeMu.Unlock()
-	return p.nextID - 1
+// records counts the partition's records.
+func (p *partition) records(ctx context.Context) (int64, error) {
+	var n int64
+	err := p.db.QueryRowContext(ctx, "SELECT count(*) FROM records").Scan(&n)
+	return n, err
 }
 
 // remove closes the partition and deletes its files.

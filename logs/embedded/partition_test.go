@@ -350,3 +350,52 @@ func TestDroppedPartitionOutlivesQuery(t *testing.T) {
 		t.Fatalf("records dropped by retention: %v, want 1", got)
 	}
 }
+
+// Ids follow time to the millisecond; records that arrive late, in the
+// same millisecond as others or earlier than the newest, in one batch or
+// after reopening, all get ids of their own and sort by time.
+func TestLateRecordsKeepTimeOrder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	at := func(ms, ns int) logs.Record {
+		return rec(base.Add(time.Duration(ms)*time.Millisecond+time.Duration(ns)), "2001:db8::1")
+	}
+	batches := [][]logs.Record{
+		{at(10, 0), at(10, 1), at(20, 0)},
+		{at(10, 2), at(5, 0), at(5, 0), at(20, 5), at(15, 0), at(10, 3)},
+	}
+	for _, b := range batches {
+		if err := s.Write(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(ctx, []logs.Record{at(10, 4), at(1, 0), at(25, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Search(ctx, nil, base, base.Add(time.Second), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []int
+	for _, r := range got {
+		ms = append(ms, int(r.Timestamp.Sub(base)/time.Millisecond))
+	}
+	if want := []int{25, 20, 20, 15, 10, 10, 10, 10, 10, 5, 5, 1}; !slices.Equal(ms, want) {
+		t.Fatalf("milliseconds newest first %v, want %v", ms, want)
+	}
+	// The exact bounds hold inside a millisecond.
+	counts, err := s.Count(ctx, nil, nil, base.Add(10*time.Millisecond+1), base.Add(10*time.Millisecond+3))
+	if err != nil || len(counts) != 1 || counts[0].Count != 2 {
+		t.Fatalf("count in [10ms+1ns, 10ms+3ns): %v, %v", counts, err)
+	}
+}

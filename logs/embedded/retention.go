@@ -92,7 +92,10 @@ func (s *Store) ApplyRetention() {
 // dispose deletes a dropped partition nobody holds any more: no write can
 // be in flight, so its record count is final.
 func (s *Store) dispose(p *partition) {
-	n := p.records()
+	n, err := p.records(context.Background())
+	if err != nil {
+		s.logger.Error("cannot count the records of a dropped log partition", "err", err)
+	}
 	s.metrics.droppedRecords.Add(float64(n))
 	s.metrics.droppedPartitions.Inc()
 	if err := p.remove(); err != nil {

@@ -22,7 +22,8 @@ func (s *Store) window(from, to time.Time) ([]*partition, error) {
 	return s.acquire(dayOf(from), dayOf(to.Add(-time.Nanosecond)))
 }
 
-// Search returns matching records, newest first: partitions are searched
+// Search returns matching records, newest first to the millisecond
+// (records of one millisecond in the order they were written): partitions are searched
 // from the newest day back until limit records are found.
 func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]logs.Record, error) {
 	if limit <= 0 {
@@ -89,17 +90,9 @@ func groupKey(group map[string]string, groupBy []string) string {
 }
 
 // where is the condition for q in [from, to) in this partition.
-func (p *partition) where(ctx context.Context, q query.Node, from, to time.Time) (string, []any, error) {
+func (p *partition) where(q query.Node, from, to time.Time) (string, []any, error) {
 	t := &translator{}
-	var lo, hi sql.NullInt64
-	err := p.db.QueryRowContext(ctx, "SELECT min(id), max(id) FROM records WHERE ts >= ? AND ts < ?", from.UnixNano(), to.UnixNano()).Scan(&lo, &hi)
-	if err != nil {
-		return "", nil, fmt.Errorf("cannot search logs: %w", err)
-	}
-	t.loID, t.hiID = lo.Int64, hi.Int64
-	if !lo.Valid {
-		t.loID, t.hiID = 1, 0 // an empty window: nothing matches
-	}
+	t.loID, t.hiID = p.idRange(from, to)
 	cond := "id BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + " AND ts >= " + t.arg(from.UnixNano()) + " AND ts < " + t.arg(to.UnixNano())
 	if q != nil {
 		c, err := t.node(q)
@@ -112,11 +105,11 @@ func (p *partition) where(ctx context.Context, q query.Node, from, to time.Time)
 }
 
 func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time, limit int, out []logs.Record) ([]logs.Record, error) {
-	cond, args, err := p.where(ctx, q, from, to)
+	cond, args, err := p.where(q, from, to)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := p.db.QueryContext(ctx, "SELECT ts, code, host, message, original, doc FROM records WHERE "+cond+" ORDER BY ts DESC, id DESC LIMIT "+strconv.Itoa(limit), args...)
+	rows, err := p.db.QueryContext(ctx, "SELECT ts, code, host, message, original, doc FROM records WHERE "+cond+" ORDER BY id DESC LIMIT "+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot search logs: %w", err)
 	}
@@ -156,7 +149,7 @@ func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time
 }
 
 func (p *partition) count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
-	cond, args, err := p.where(ctx, q, from, to)
+	cond, args, err := p.where(q, from, to)
 	if err != nil {
 		return nil, err
 	}

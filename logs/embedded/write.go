@@ -2,8 +2,10 @@ package embedded
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -109,19 +111,22 @@ func insertRows(n int) string {
 	return b.String()
 }
 
-// scratch is reused across writes: the argument slice and the JSON bytes
-// of a batch.
+// scratch is reused across writes: the argument slice, the JSON bytes and
+// the ids of a batch.
 type scratch struct {
 	args []any
 	doc  []byte
 	keys []string
+	ids  []int64
+	// lateIDs is the JSON array of the batch's late ids.
+	lateIDs []byte
 }
 
-var scratchPool = sync.Pool{New: func() any { return &scratch{args: make([]any, 0, rowsPerInsert*insertColumns)} }}
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{args: make([]any, 0, rowsPerInsert*insertColumns)}
+}}
 
-// write stores recs in one transaction. The FTS index is filled from the
-// rows just inserted by one INSERT … SELECT, so the text goes through the
-// driver once.
+// write stores recs in one transaction.
 func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
@@ -132,7 +137,11 @@ func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	defer tx.Rollback()
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	id := p.nextID
+	last, late, err := p.assignIDs(ctx, tx, recs, sc)
+	if err != nil {
+		return fmt.Errorf("cannot write logs: %w", err)
+	}
+	ids := sc.ids
 	if len(recs) >= rowsPerInsert {
 		stmt, err := tx.PrepareContext(ctx, insertSQL())
 		if err != nil {
@@ -140,34 +149,83 @@ func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 		}
 		defer stmt.Close()
 		for len(recs) >= rowsPerInsert {
-			id = sc.bind(id, recs[:rowsPerInsert])
+			sc.bind(ids[:rowsPerInsert], recs[:rowsPerInsert])
 			if _, err := stmt.ExecContext(ctx, sc.args...); err != nil {
 				return fmt.Errorf("cannot write logs: %w", err)
 			}
-			recs = recs[rowsPerInsert:]
+			recs, ids = recs[rowsPerInsert:], ids[rowsPerInsert:]
 		}
 	}
 	if len(recs) > 0 {
-		id = sc.bind(id, recs)
+		sc.bind(ids, recs)
 		if _, err := tx.ExecContext(ctx, insertRows(len(recs)), sc.args...); err != nil {
 			return fmt.Errorf("cannot write logs: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO records_text(rowid, message, original) SELECT id, message, original FROM records WHERE id >= ? AND id < ?", p.nextID, id); err != nil {
+	// The FTS index is filled from the rows just inserted, in one
+	// statement: the text goes through the driver once, and FTS5 writes
+	// its in-memory index to disk at every statement that opens a
+	// savepoint, so one statement makes one segment rather than one per
+	// INSERT.
+	if _, err := tx.ExecContext(ctx, "INSERT INTO records_text(rowid, message) SELECT id, message FROM records WHERE id > ?1 UNION ALL "+
+		"SELECT id, message FROM records WHERE id IN (SELECT value FROM json_each(?2))", p.lastID, string(sc.lateIDs)); err != nil {
 		return fmt.Errorf("cannot index logs: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("cannot write logs: %w", err)
 	}
-	p.nextID = id
+	p.lastID, p.lateSeq = last, late
 	return nil
 }
 
-// bind fills sc.args with the rows of recs, ids from id on, and returns
-// the next id.
-func (sc *scratch) bind(id int64, recs []*logs.Record) int64 {
-	sc.args = sc.args[:0]
+// assignIDs fills sc.ids with an unused id per record (see recordKey)
+// and returns the largest id and the late sequence the partition will
+// have. A record in time order takes the next id of its millisecond. A
+// late one, earlier than the newest millisecond, takes the upper half of
+// its millisecond's sequence numbers and a number from the partition's
+// late sequence, kept in the same transaction: no lookup, whatever the
+// senders' clocks.
+func (p *partition) assignIDs(ctx context.Context, tx *sql.Tx, recs []*logs.Record, sc *scratch) (last, late int64, err error) {
+	last, late = p.lastID, p.lateSeq
+	sc.ids = sc.ids[:0]
+	sc.lateIDs = append(sc.lateIDs[:0], '[')
 	for _, r := range recs {
+		key := p.recordKey(r.Timestamp)
+		var id int64
+		switch {
+		case key > last:
+			id = key
+			last = id
+		case key>>seqBits == last>>seqBits:
+			last++
+			id = last
+		default:
+			id = key | lateBit | late&(lateBit-1)
+			late++
+			if len(sc.lateIDs) > 1 {
+				sc.lateIDs = append(sc.lateIDs, ',')
+			}
+			sc.lateIDs = strconv.AppendInt(sc.lateIDs, id, 10)
+		}
+		sc.ids = append(sc.ids, id)
+	}
+	sc.lateIDs = append(sc.lateIDs, ']')
+	if late != p.lateSeq {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(name, value) VALUES ('late_seq', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", late); err != nil {
+			return 0, 0, err
+		}
+	}
+	return last, late, nil
+}
+
+// lateBit marks the ids of late records: the upper half of each
+// millisecond's sequence numbers.
+const lateBit = 1 << (seqBits - 1)
+
+// bind fills sc.args with the rows of recs.
+func (sc *scratch) bind(ids []int64, recs []*logs.Record) {
+	sc.args = sc.args[:0]
+	for i, r := range recs {
 		var code, host, original any
 		if c, ok := r.Fields["event.code"]; ok {
 			code = c
@@ -179,8 +237,6 @@ func (sc *scratch) bind(id int64, recs []*logs.Record) int64 {
 			original = r.Original
 		}
 		sc.doc, sc.keys = document(sc.doc[:0], r, sc.keys)
-		sc.args = append(sc.args, id, r.Timestamp.UnixNano(), code, host, r.Message, original, string(sc.doc))
-		id++
+		sc.args = append(sc.args, ids[i], r.Timestamp.UnixNano(), code, host, r.Message, original, string(sc.doc))
 	}
-	return id
 }
