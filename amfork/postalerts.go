@@ -59,7 +59,7 @@ func (d *dateTime) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && len(b) > 2 {
+	if len(b) > 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 {
 		if t, err := time.ParseInLocation(time.RFC3339, string(b[1:len(b)-1]), strfmt.DefaultTimeLocation); err == nil {
 			*d = dateTime(t)
 			return nil
