@@ -101,7 +101,9 @@ func (p *partition) idRange(from, to time.Time) (lo, hi int64) {
 // window together are one range of it.
 // Records are never deleted one by one, so the FTS index is contentless
 // without delete support, and keeps no column sizes (nothing ranks). It
-// holds the message only (see ftsColumn).
+// holds the message only (see ftsColumn). Its words are compared with
+// their diacritics, as Elasticsearch's standard analyzer compares them,
+// and as containsWords can compare them on a row.
 const schema = `
 CREATE TABLE IF NOT EXISTS records (
 	id       INTEGER PRIMARY KEY,
@@ -113,7 +115,7 @@ CREATE TABLE IF NOT EXISTS records (
 	doc      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_code ON records(code);
-CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, content='', columnsize=0, tokenize="unicode61 tokenchars '_'");
+CREATE VIRTUAL TABLE IF NOT EXISTS records_text USING fts5(message, content='', columnsize=0, tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
 CREATE TABLE IF NOT EXISTS meta (
 	name  TEXT PRIMARY KEY,
 	value INTEGER NOT NULL

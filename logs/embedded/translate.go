@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"modernc.org/sqlite"
 
@@ -100,34 +103,82 @@ func wildcardRE(pattern string, fold bool) (*regexp.Regexp, error) {
 	return re, err
 }
 
+// isWordRune tells the characters words are made of, as the FTS index's
+// tokenizer (unicode61: categories L* N* Co, and tokenchars _) tells them;
+// isWordMark the combining marks it keeps inside a word.
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+	}
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r)
+}
+
+func isWordMark(r rune) bool {
+	return r >= utf8.RuneSelf && (unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r))
+}
+
 func splitWords(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r > 127)
-	})
+	var words []string
+	for i := 0; ; {
+		w, next := nextWord(s, i)
+		if w == "" {
+			return words
+		}
+		words = append(words, w)
+		i = next
+	}
+}
+
+// nextWord returns the first word of s at or after i, and the index after
+// it; the word is empty when there is none.
+func nextWord(s string, i int) (word string, end int) {
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isWordRune(r) {
+			break
+		}
+		i += size
+	}
+	start := i
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) && !isWordMark(r) {
+			break
+		}
+		i += size
+	}
+	return s[start:i], i
 }
 
 // containsWords tells whether the words of phrase appear in value, next
 // to each other and in order, compared as the FTS index compares them
-// (case-insensitively, split as splitWords splits).
+// (split by isWordRune, case folded), so that a text condition means the
+// same whether the index or the row answers it.
 func containsWords(value, phrase string) bool {
 	want := splitWords(phrase)
 	if len(want) == 0 {
 		return false
 	}
-	have := splitWords(value)
-	for i := 0; i+len(want) <= len(have); i++ {
-		match := true
-		for j, w := range want {
-			if !strings.EqualFold(have[i+j], w) {
-				match = false
-				break
+	for i := 0; ; {
+		w, next := nextWord(value, i)
+		if w == "" {
+			return false
+		}
+		if strings.EqualFold(w, want[0]) {
+			j, k := next, 1
+			for ; k < len(want); k++ {
+				var x string
+				x, j = nextWord(value, j)
+				if x == "" || !strings.EqualFold(x, want[k]) {
+					break
+				}
+			}
+			if k == len(want) {
+				return true
 			}
 		}
-		if match {
-			return true
-		}
+		i = next
 	}
-	return false
 }
 
 // ftsColumn maps a text field to its FTS5 column. event.original is not
@@ -142,6 +193,11 @@ type translator struct {
 	// loID and hiID bound the rows of the time window: the FTS index is
 	// searched only within them, not over all time.
 	loID, hiID int64
+	// onRows is set within an AND that also asks for an event.code: that
+	// index narrows the window to a few rows, and matching their text one
+	// by one costs less than collecting every row of the window the FTS
+	// index matches (a log rule: a mnemonic and a phrase).
+	onRows bool
 }
 
 func (t *translator) arg(v any) string {
@@ -171,7 +227,7 @@ func (t *translator) fts(field, expr string) string {
 // text matches a word or a phrase in a text field: through the FTS index
 // when the field is in it, else word by word on the column.
 func (t *translator) text(field, words string) string {
-	if ftsColumn[field] != "" {
+	if ftsColumn[field] != "" && !t.onRows {
 		return t.fts(field, ftsString(words))
 	}
 	return "kusanagi_words(" + column(field) + ", " + t.arg(words) + ")"
@@ -180,6 +236,10 @@ func (t *translator) text(field, words string) string {
 func (t *translator) node(n query.Node) (string, error) {
 	switch n := n.(type) {
 	case query.And:
+		if !t.onRows && slices.ContainsFunc(n.Nodes, indexedKeyword) {
+			t.onRows = true
+			defer func() { t.onRows = false }()
+		}
 		return t.join(n.Nodes, " AND ")
 	case query.Or:
 		return t.join(n.Nodes, " OR ")
@@ -210,7 +270,7 @@ func (t *translator) node(n query.Node) (string, error) {
 	case query.Wildcard:
 		words := 0
 		if logs.TextFields[n.Field] {
-			if prefix, ok := strings.CutSuffix(n.Pattern, "*"); ok && ftsColumn[n.Field] != "" && prefix != "" && !strings.ContainsAny(prefix, `*?\`) && len(splitWords(prefix)) == 1 && splitWords(prefix)[0] == prefix {
+			if prefix, ok := strings.CutSuffix(n.Pattern, "*"); ok && ftsColumn[n.Field] != "" && !t.onRows && prefix != "" && !strings.ContainsAny(prefix, `*?\`) && len(splitWords(prefix)) == 1 && splitWords(prefix)[0] == prefix {
 				return t.fts(n.Field, ftsString(prefix)+"*"), nil
 			}
 			words = 1
@@ -222,6 +282,17 @@ func (t *translator) node(n query.Node) (string, error) {
 		return column(n.Field) + " IS NOT NULL", nil
 	}
 	return "", fmt.Errorf("unsupported query node %T", n)
+}
+
+// indexedKeyword tells a condition that the event.code index answers.
+func indexedKeyword(n query.Node) bool {
+	switch n := n.(type) {
+	case query.Term:
+		return n.Field == "event.code"
+	case query.Phrase:
+		return n.Field == "event.code"
+	}
+	return false
 }
 
 func (t *translator) join(nodes []query.Node, op string) (string, error) {
