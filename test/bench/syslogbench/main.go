@@ -149,53 +149,28 @@ type udpResult struct {
 }
 
 // udpSteps runs each rate against kusanagi then rsyslog, alternating so
-// that both see the same machine load, until each is far past saturation.
+// that both see the same machine load, until each is far past saturation
+// or the sender cannot reach the rate.
 func udpSteps(k *kusanagi, r *rsyslog, lines [][]byte, rates []int, d time.Duration) (udpResult, error) {
 	var res udpResult
 	kDone, rDone := false, false
 	offset := 0
 	for _, rate := range rates {
 		if !kDone {
-			before, err := k.counters()
+			s, err := retryStep(rate, func() (udpStep, error) { return k.udpStep(lines, offset, rate, d) })
 			if err != nil {
 				return res, err
 			}
-			drops, cpu0 := kernelDrops(), mustCPU(k.pid())
-			sent, reached, err := blast(k.syslog, lines, offset, rate, d)
-			if err != nil {
-				return res, err
-			}
-			after, err := k.settle(3 * time.Minute)
-			if err != nil {
-				return res, err
-			}
-			s := udpStep{rate: rate, sent: sent, reached: reached,
-				got: int(after.udp - before.udp), stored: int(after.written - before.written),
-				queue: int(after.dropped - before.dropped), kernel: int(kernelDrops() - drops), cpu: mustCPU(k.pid()) - cpu0}
 			res.kusanagi = append(res.kusanagi, s)
-			log.Printf("kusanagi udp %d/s: sent %d (%.0f/s) accepted %d stored %d queue-dropped %d kernel-dropped %d cpu %.2fs",
-				rate, sent, reached, s.got, s.stored, s.queue, s.kernel, s.cpu)
-			kDone = s.got < sent*9/10 || reached < 0.9*float64(rate)
+			kDone = s.got < s.sent*9/10 || s.reached < 0.9*float64(rate)
 		}
 		if !rDone {
-			before, err := r.count()
+			s, err := retryStep(rate, func() (udpStep, error) { return r.udpStep(lines, offset, rate, d) })
 			if err != nil {
 				return res, err
 			}
-			drops, cpu0 := kernelDrops(), mustCPU(r.pid())
-			sent, reached, err := blast(r.syslog, lines, offset, rate, d)
-			if err != nil {
-				return res, err
-			}
-			after, err := r.settle(3 * time.Minute)
-			if err != nil {
-				return res, err
-			}
-			s := udpStep{rate: rate, sent: sent, reached: reached, got: after - before,
-				kernel: int(kernelDrops() - drops), cpu: mustCPU(r.pid()) - cpu0}
 			res.rsyslog = append(res.rsyslog, s)
-			log.Printf("rsyslog udp %d/s: sent %d (%.0f/s) written %d kernel-dropped %d cpu %.2fs", rate, sent, reached, s.got, s.kernel, s.cpu)
-			rDone = s.got < sent*9/10 || reached < 0.9*float64(rate)
+			rDone = s.got < s.sent*9/10 || s.reached < 0.9*float64(rate)
 		}
 		offset += int(float64(rate) * d.Seconds())
 		if kDone && rDone {
@@ -203,6 +178,67 @@ func udpSteps(k *kusanagi, r *rsyslog, lines [][]byte, rates []int, d time.Durat
 		}
 	}
 	return res, nil
+}
+
+// retryStep runs a step once more when the sender fell short of the rate
+// (other work on the machine took its CPU for a moment), and keeps the
+// attempt that came closer.
+func retryStep(rate int, step func() (udpStep, error)) (udpStep, error) {
+	best, err := step()
+	if err != nil || best.reached >= 0.97*float64(rate) {
+		return best, err
+	}
+	log.Printf("the sender reached only %.0f of %d lines/s; once more", best.reached, rate)
+	again, err := step()
+	if err != nil {
+		return best, err
+	}
+	if again.reached > best.reached {
+		return again, nil
+	}
+	return best, nil
+}
+
+func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (udpStep, error) {
+	before, err := k.counters()
+	if err != nil {
+		return udpStep{}, err
+	}
+	drops, cpu0 := kernelDrops(), mustCPU(k.pid())
+	sent, reached, err := blast(k.syslog, lines, offset, rate, d)
+	if err != nil {
+		return udpStep{}, err
+	}
+	after, err := k.settle(3 * time.Minute)
+	if err != nil {
+		return udpStep{}, err
+	}
+	s := udpStep{rate: rate, sent: sent, reached: reached,
+		got: int(after.udp - before.udp), stored: int(after.written - before.written),
+		queue: int(after.dropped - before.dropped), kernel: int(kernelDrops() - drops), cpu: mustCPU(k.pid()) - cpu0}
+	log.Printf("kusanagi udp %d/s: sent %d (%.0f/s) accepted %d stored %d queue-dropped %d kernel-dropped %d cpu %.2fs",
+		rate, sent, reached, s.got, s.stored, s.queue, s.kernel, s.cpu)
+	return s, nil
+}
+
+func (r *rsyslog) udpStep(lines [][]byte, offset, rate int, d time.Duration) (udpStep, error) {
+	before, err := r.count()
+	if err != nil {
+		return udpStep{}, err
+	}
+	drops, cpu0 := kernelDrops(), mustCPU(r.pid())
+	sent, reached, err := blast(r.syslog, lines, offset, rate, d)
+	if err != nil {
+		return udpStep{}, err
+	}
+	after, err := r.settle(3 * time.Minute)
+	if err != nil {
+		return udpStep{}, err
+	}
+	s := udpStep{rate: rate, sent: sent, reached: reached, got: after - before,
+		kernel: int(kernelDrops() - drops), cpu: mustCPU(r.pid()) - cpu0}
+	log.Printf("rsyslog udp %d/s: sent %d (%.0f/s) written %d kernel-dropped %d cpu %.2fs", rate, sent, reached, s.got, s.kernel, s.cpu)
+	return s, nil
 }
 
 func mustCPU(pid int) float64 {
@@ -475,7 +511,7 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 		gotAll += s.got
 		storedAll += s.stored
 	}
-	fmt.Fprintf(w, "\n\"Sender reached\" is kusanagi's / rsyslog's step. A rate counts as taken without loss only when the sender reached it (within 3%%) and every line sent was counted.\n\n")
+	fmt.Fprintf(w, "\n\"Sender reached\" is kusanagi's / rsyslog's step. A rate counts as taken without loss only when the sender reached it (within 3%%) and every line sent was counted; a step the sender fell short of is run once more and the closer attempt kept. Stepping stops for a receiver once it loses more than 10%% or the sender cannot reach 90%% of the rate.\n\n")
 
 	fmt.Fprintf(w, "### TCP, one connection, %d runs each\n\n", repeat)
 	fmt.Fprintf(w, "Lines/s = lines / time from connecting until the receiver had them all: for kusanagi *stored* (with TCP the store pushes back, so accepted lines are stored lines) and *accepted* (`messages_total{transport=\"tcp\"}`); for rsyslog, lines in its file. *Cores used* is the receiver's CPU seconds over that time; *waited for a CPU* is the time its threads were runnable but not running (`/proc/<pid>/task/*/schedstat`), the share other work on the machine took. *Records in the store before* is the size of kusanagi's store (one process through the whole benchmark) as the run began: indexing slows as the store grows. Ranges are min–max over the runs.\n\n")
@@ -527,7 +563,16 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 
 	fmt.Fprintf(w, "\n### Summary\n\n")
 	fmt.Fprintf(w, "| | kusanagi syslog | %s | kusanagi / rsyslog |\n| --- | ---: | ---: | ---: |\n", rsName)
-	fmt.Fprintf(w, "| UDP: highest rate without loss (lines/s) | %s | %s | %s |\n", kBest, rBest, ratio(float64(kBest.rate), float64(rBest.rate)))
+	udpRatio := ratio(float64(kBest.rate), float64(rBest.rate))
+	switch {
+	case kBest.senderLimited && rBest.senderLimited:
+		udpRatio = "—" // both took all the sender could give
+	case rBest.senderLimited:
+		udpRatio = "≤ " + udpRatio
+	case kBest.senderLimited:
+		udpRatio = "≥ " + udpRatio
+	}
+	fmt.Fprintf(w, "| UDP: highest rate without loss (lines/s) | %s | %s | %s |\n", kBest, rBest, udpRatio)
 	fmt.Fprintf(w, "| UDP: received at the highest rate tried | %d of %d at %d/s | %d of %d at %d/s | |\n", kLast.got, kLast.sent, kLast.rate, rLast.got, rLast.sent, rLast.rate)
 	fmt.Fprintf(w, "| TCP newline, %d lines: lines/s | %s stored, %s accepted | %s | %s (stored) |\n", n, fmtRange(kStoredLo, kStoredHi), fmtRange(kAccLo, kAccHi), fmtRange(rLo, rHi), ratio(mid(kStoredLo, kStoredHi), mid(rLo, rHi)))
 	fmt.Fprintf(w, "| TCP newline, %d lines (fits the store queue): lines/s accepted | %s | | %s |\n", burst, fmtRange(bAccLo, bAccHi), ratio(mid(bAccLo, bAccHi), mid(rLo, rHi)))
