@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,26 +34,15 @@ func BenchmarkWrite(b *testing.B) {
 		storetest.Syslog(start, i, recs) // a stream: every batch later than the last
 		i += len(recs)
 		b.StartTimer()
-		c := processCPU()
+		c := storetest.ProcessCPU()
 		if err := s.Write(context.Background(), recs); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU() - c
+		cpu += storetest.ProcessCPU() - c
 	}
 	n := float64(b.N * len(recs))
 	b.ReportMetric(n/b.Elapsed().Seconds(), "records/s")
-	// On a machine shared with other work the wall clock says more about
-	// the neighbours than about the store: CPU time per record does not.
 	b.ReportMetric(n/cpu.Seconds(), "records/cpu-s")
-}
-
-// processCPU is the CPU time (user and system) the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCountPerGroup is one log rule's evaluation over a 5-minute window

@@ -97,25 +97,11 @@ func (b *bleveStore) Write(_ context.Context, recs []logs.Record) error {
 func translate(n query.Node) (bq.Query, error) {
 	switch n := n.(type) {
 	case query.And:
-		var qs []bq.Query
-		for _, c := range n.Nodes {
-			q, err := translate(c)
-			if err != nil {
-				return nil, err
-			}
-			qs = append(qs, q)
-		}
-		return bleve.NewConjunctionQuery(qs...), nil
+		qs, err := translateAll(n.Nodes)
+		return bleve.NewConjunctionQuery(qs...), err
 	case query.Or:
-		var qs []bq.Query
-		for _, c := range n.Nodes {
-			q, err := translate(c)
-			if err != nil {
-				return nil, err
-			}
-			qs = append(qs, q)
-		}
-		return bleve.NewDisjunctionQuery(qs...), nil
+		qs, err := translateAll(n.Nodes)
+		return bleve.NewDisjunctionQuery(qs...), err
 	case query.Not:
 		q, err := translate(n.Node)
 		if err != nil {
@@ -145,6 +131,18 @@ func translate(n query.Node) (bq.Query, error) {
 		return q, nil
 	}
 	return nil, fmt.Errorf("the benchmark's Bleve translation has no %T", n)
+}
+
+func translateAll(nodes []query.Node) ([]bq.Query, error) {
+	qs := make([]bq.Query, len(nodes))
+	for i, c := range nodes {
+		q, err := translate(c)
+		if err != nil {
+			return nil, err
+		}
+		qs[i] = q
+	}
+	return qs, nil
 }
 
 func (b *bleveStore) request(q query.Node, from, to time.Time) (*bleve.SearchRequest, error) {
