@@ -28,10 +28,14 @@ type Profile struct {
 // the timestamp forms gear uses.
 var (
 	sequenceRE = regexp.MustCompile(`^(\d*): `) // NX-OS sends an empty one
-	stampRE    = regexp.MustCompile(`^([*.]?)(` +
+	// The timestamp forms, split by their first character so that a line
+	// runs the two alternatives that can match, not all four.
+	stampDigitRE = regexp.MustCompile(`^([*.]?)(` +
 		`(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))` + // rsyslog RFC 3339
 		`|(?P<nxos>\d{4} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)` + // NX-OS: 2026 Nov 25 10:00:00
-		`|(?P<asa>[A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})` + // ASA: Nov 25 2026 10:00:00
+		`)(?: (?P<tz>[A-Z]{2,5}))?`)
+	stampLetterRE = regexp.MustCompile(`^([*.]?)(` +
+		`(?P<asa>[A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})` + // ASA: Nov 25 2026 10:00:00
 		`|(?P<bsd>[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)` + // BSD: Nov 25 10:00:00[.123]
 		`)(?: (?P<tz>[A-Z]{2,5}))?`)
 	tagRE       = regexp.MustCompile(`^([^\s:\[\]]{1,64})(?:\[([^\]\s]{1,32})\])?: `)
@@ -131,13 +135,17 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	if m := sequenceRE.FindStringSubmatch(rest); m != nil {
+	if m := findSequence(rest); m != nil {
 		if m[1] != "" {
 			rec.Fields["event.sequence"] = m[1]
 		}
 		rest = rest[len(m[0]):]
 	}
-	m := stampRE.FindStringSubmatchIndex(rest)
+	stampRE := stampFor(rest)
+	var m []int
+	if stampRE != nil {
+		m = stampRE.FindStringSubmatchIndex(rest)
+	}
 	if m == nil {
 		// No timestamp: everything after the PRI is the message.
 		rec.Message = strings.TrimSpace(rest)
@@ -180,20 +188,20 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 		rest = rest[2:]
 	case strings.HasPrefix(rest, " "):
 		rest = rest[1:]
-		if tagRE.MatchString(rest) || ciscoCodeRE.MatchString(rest) {
+		if tagRE.MatchString(rest) || isCiscoCode(rest) {
 			break // a tag right away: the sender put no hostname
 		}
 		if i := strings.IndexByte(rest, ' '); i > 0 {
 			host := strings.TrimSuffix(rest[:i], ":")
 			rec.HostName = host
 			rest = rest[i+1:]
-			if s := sequenceRE.FindStringSubmatch(rest); s != nil && s[1] != "" { // "host 123: %LINK..."
+			if s := findSequence(rest); s != nil && s[1] != "" { // "host 123: %LINK..."
 				rec.Fields["event.sequence"] = s[1]
 				rest = rest[len(s[0]):]
 			}
 		}
 	}
-	if !ciscoCodeRE.MatchString(rest) {
+	if !isCiscoCode(rest) {
 		if t := tagRE.FindStringSubmatch(rest); t != nil {
 			rec.Fields["log.syslog.appname"] = t[1]
 			if t[2] != "" {
@@ -208,13 +216,48 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 // setEventCode takes the vendor's message tag: Cisco's %FACILITY-SEV-MNEMONIC
 // (also ASA's %ASA-6-302013), Juniper's SNMP_TRAP_LINK_DOWN.
 func setEventCode(rec *logs.Record) {
-	if m := ciscoCodeRE.FindStringSubmatch(rec.Message); m != nil {
+	msg := rec.Message
+	if msg == "" || msg[0] != '%' && (msg[0] < 'A' || msg[0] > 'Z') {
+		return // neither form can match: skip the regexps
+	}
+	if m := ciscoCodeRE.FindStringSubmatch(msg); m != nil {
 		rec.Fields["event.code"] = m[1]
 		return
 	}
-	if m := upperTagRE.FindStringSubmatch(rec.Message); m != nil {
+	if m := upperTagRE.FindStringSubmatch(msg); m != nil {
 		rec.Fields["event.code"] = m[1]
 	}
+}
+
+// The checks below look at the first characters before running a regexp:
+// most lines fail them, and the regexp engine costs microseconds per call.
+
+// stampFor returns the timestamp regexp that can match s, or nil.
+func stampFor(s string) *regexp.Regexp {
+	if s != "" && (s[0] == '*' || s[0] == '.') {
+		s = s[1:]
+	}
+	switch {
+	case s == "":
+		return nil
+	case s[0] >= '0' && s[0] <= '9':
+		return stampDigitRE
+	case s[0] >= 'A' && s[0] <= 'Z':
+		return stampLetterRE
+	}
+	return nil
+}
+
+// findSequence is sequenceRE.FindStringSubmatch for lines that can hold one.
+func findSequence(s string) []string {
+	if s == "" || s[0] != ':' && (s[0] < '0' || s[0] > '9') {
+		return nil
+	}
+	return sequenceRE.FindStringSubmatch(s)
+}
+
+func isCiscoCode(s string) bool {
+	return strings.HasPrefix(s, "%") && ciscoCodeRE.MatchString(s)
 }
 
 func parseStamp(kind, s string, loc *time.Location, now time.Time) (time.Time, bool) {
