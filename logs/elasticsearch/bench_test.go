@@ -55,7 +55,7 @@ func BenchmarkSpoolReplay(b *testing.B) {
 		spooled := time.Since(began)
 		began = time.Now()
 		srv.Start()
-		for !s.spool.empty() {
+		for !s.spool.Empty() {
 			time.Sleep(time.Millisecond)
 		}
 		replayed := time.Since(began)

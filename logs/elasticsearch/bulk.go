@@ -15,6 +15,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 // result is what became of one bulk item.
@@ -27,7 +28,7 @@ type result struct {
 
 // send runs one round of bulk requests for entries through the
 // BulkIndexer and waits for every item's answer.
-func (s *Store) send(ctx context.Context, entries []entry) []result {
+func (s *Store) send(ctx context.Context, entries []spool.Entry) []result {
 	results := make([]result, len(entries))
 	answered := make([]bool, len(entries))
 	var mu sync.Mutex
@@ -41,8 +42,8 @@ func (s *Store) send(ctx context.Context, entries []entry) []result {
 	for i, e := range entries {
 		err := s.bulk.Add(ctx, esutil.BulkIndexerItem{
 			Action:     "create",
-			DocumentID: e.id,
-			Body:       bytes.NewReader(e.doc),
+			DocumentID: e.ID,
+			Body:       bytes.NewReader(e.Data),
 			OnSuccess: func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
 				set(i, result{done: true})
 			},
@@ -98,11 +99,11 @@ func classify(res esutil.BulkIndexerResponseItem, err error) result {
 // index sends entries until Elasticsearch has acknowledged each, refused
 // documents in their fallback form, for at most attempts rounds (0: until
 // ctx ends). It returns the entries still unacknowledged.
-func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]entry, error) {
+func (s *Store) index(ctx context.Context, entries []spool.Entry, attempts int) ([]spool.Entry, error) {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		results := s.send(ctx, entries)
-		var retry, fallback []entry
+		var retry, fallback []spool.Entry
 		indexed, missing := 0, false
 		for i, r := range results {
 			switch {
@@ -164,25 +165,25 @@ func (s *Store) index(ctx context.Context, entries []entry, attempts int) ([]ent
 }
 
 // fallback is the safe form of a refused entry, logged with the refusal.
-func (s *Store) fallback(e entry, r result) (entry, error) {
-	doc, err := fallbackDocument(e.doc, r.reason, r.msg)
+func (s *Store) fallback(e spool.Entry, r result) (spool.Entry, error) {
+	doc, err := fallbackDocument(e.Data, r.reason, r.msg)
 	if err != nil {
-		return entry{}, err
+		return spool.Entry{}, err
 	}
 	s.logger.Warn("Elasticsearch refused a record; indexing it in the fallback form tagged "+tagIndexError,
-		"index", s.target, "id", e.id, "reason", r.reason+": "+r.msg)
-	return entry{id: e.id, doc: doc}, nil
+		"index", s.target, "id", e.ID, "reason", r.reason+": "+r.msg)
+	return spool.Entry{ID: e.ID, Data: doc}, nil
 }
 
 // reject keeps a record refused even in its fallback form in
 // rejected.ndjson of the spool directory, where an operator finds it;
 // nothing accepted is dropped silently.
-func (s *Store) reject(e entry, reason string) {
+func (s *Store) reject(e spool.Entry, reason string) {
 	s.metrics.rejected.Inc()
-	s.logger.Error("Elasticsearch refused a record even in the fallback form; kept in rejected.ndjson", "index", s.target, "id", e.id, "reason", reason)
-	line, err := json.Marshal(map[string]any{"id": e.id, "error": reason, "document": json.RawMessage(e.doc)})
+	s.logger.Error("Elasticsearch refused a record even in the fallback form; kept in rejected.ndjson", "index", s.target, "id", e.ID, "reason", reason)
+	line, err := json.Marshal(map[string]any{"id": e.ID, "error": reason, "document": json.RawMessage(e.Data)})
 	if err != nil {
-		line, _ = json.Marshal(map[string]any{"id": e.id, "error": reason, "document": string(e.doc)})
+		line, _ = json.Marshal(map[string]any{"id": e.ID, "error": reason, "document": string(e.Data)})
 	}
 	s.rejectMu.Lock()
 	defer s.rejectMu.Unlock()
@@ -192,6 +193,6 @@ func (s *Store) reject(e entry, reason string) {
 		err = errors.Join(err, f.Sync(), f.Close())
 	}
 	if err != nil {
-		s.logger.Error("cannot keep a rejected record", "id", e.id, "err", err)
+		s.logger.Error("cannot keep a rejected record", "id", e.ID, "err", err)
 	}
 }

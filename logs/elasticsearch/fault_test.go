@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/elasticsearch/estest"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -117,7 +119,7 @@ func TestPartialBulkFailures(t *testing.T) {
 	if got := len(srv.Docs("logs-kusanagi-default")); got != 30 {
 		t.Fatalf("%d documents indexed, want 30", got)
 	}
-	if n, _ := h.store.spool.size(); n != 0 {
+	if n, _ := h.store.spool.Size(); n != 0 {
 		t.Fatalf("spool holds %d bytes after a write that succeeded", n)
 	}
 	m := h.store.metrics
@@ -187,7 +189,7 @@ func TestWholeRequestRetries(t *testing.T) {
 	if got := testutil.ToFloat64(h.store.metrics.retries.WithLabelValues("request")); got != 3 {
 		t.Errorf("request retries = %v, want 3", got)
 	}
-	if _, n := h.store.spool.size(); n != 0 || testutil.ToFloat64(h.store.metrics.spooled) != 0 {
+	if _, n := h.store.spool.Size(); n != 0 || testutil.ToFloat64(h.store.metrics.spooled) != 0 {
 		t.Fatalf("spooled %d records though the retries succeeded", n)
 	}
 	if n := h.count(""); n != 50 {
@@ -211,9 +213,9 @@ func TestOutageSpoolsAndReplaysInOrder(t *testing.T) {
 			t.Fatalf("write %d during the outage: %v", i, err)
 		}
 	}
-	bytes, records := h.store.spool.size()
-	if records != 900 || bytes == 0 || len(h.store.spool.segs) < 2 {
-		t.Fatalf("spool: %d records, %d bytes, %d segments; want 900 records in several segments", records, bytes, len(h.store.spool.segs))
+	bytes, records := h.store.spool.Size()
+	if records != 900 || bytes == 0 || h.store.spool.Segments() < 2 {
+		t.Fatalf("spool: %d records, %d bytes, %d segments; want 900 records in several segments", records, bytes, h.store.spool.Segments())
 	}
 	srv.Start()
 	eventually(t, "the spool is replayed", func() bool {
@@ -238,7 +240,7 @@ func TestOutageSpoolsAndReplaysInOrder(t *testing.T) {
 	if err := h.store.Write(ctx, batch(1000, 10)); err != nil {
 		t.Fatal(err)
 	}
-	if _, n := h.store.spool.size(); n != 0 {
+	if _, n := h.store.spool.Size(); n != 0 {
 		t.Fatalf("spooled %d records with the cluster up", n)
 	}
 }
@@ -253,7 +255,7 @@ func firstDiff(a, b []string) string {
 }
 
 // TestSpoolFull: when the spool reaches max_bytes, Write refuses with
-// ErrSpoolFull and counts it; what was accepted is replayed.
+// spool.ErrFull and counts it; what was accepted is replayed.
 func TestSpoolFull(t *testing.T) {
 	srv := estest.New(t, estest.Options{})
 	srv.Stop()
@@ -266,10 +268,10 @@ func TestSpoolFull(t *testing.T) {
 			accepted += 10
 		}
 	}
-	if !errors.Is(err, ErrSpoolFull) || !strings.Contains(err.Error(), "max_bytes 8192") {
-		t.Fatalf("err = %v, want ErrSpoolFull naming the bound", err)
+	if !errors.Is(err, spool.ErrFull) || !strings.Contains(err.Error(), "max_bytes 8192") {
+		t.Fatalf("err = %v, want spool.ErrFull naming the bound", err)
 	}
-	if err := h.store.Write(ctx, batch(5000, 1)); !errors.Is(err, ErrSpoolFull) {
+	if err := h.store.Write(ctx, batch(5000, 1)); !errors.Is(err, spool.ErrFull) {
 		t.Fatalf("second refusal: %v", err)
 	}
 	if got := testutil.ToFloat64(h.store.metrics.spoolFull); got != 2 {
@@ -277,7 +279,7 @@ func TestSpoolFull(t *testing.T) {
 	}
 	srv.Start()
 	<-h.store.Ready()
-	eventually(t, "the spool is replayed", func() bool { return h.store.spool.empty() })
+	eventually(t, "the spool is replayed", func() bool { return h.store.spool.Empty() })
 	if n := h.count(""); n != int64(accepted) {
 		t.Fatalf("count %d, want the %d accepted records", n, accepted)
 	}
@@ -301,7 +303,7 @@ func TestRestartReplaysSpool(t *testing.T) {
 	h1.stop()
 	srv.Start()
 	h2 := start(t, Options{URLs: []string{srv.URL()}, SpoolDir: dir, Workers: 1}, true)
-	eventually(t, "the spool is replayed", func() bool { return h2.store.spool.empty() })
+	eventually(t, "the spool is replayed", func() bool { return h2.store.spool.Empty() })
 	if got := sequences(srv, "logs-kusanagi-default"); !slices.Equal(got, wantSequences(0, 100)) {
 		t.Fatalf("replayed documents: %s", firstDiff(got, wantSequences(0, 100)))
 	}
@@ -322,22 +324,25 @@ func TestTornSpoolTail(t *testing.T) {
 	if len(segs) != 1 {
 		t.Fatalf("segments: %v", segs)
 	}
-	// The crash: half of an eleventh frame reached the disk.
-	frame := appendFrame(nil, entry{id: "torn", doc: []byte(`{"message":"half"}`)})
+	// The crash: half of an eleventh frame reached the disk, its header
+	// announcing 64 bytes of which 24 were written.
+	torn := binary.LittleEndian.AppendUint32(nil, 64)
+	torn = binary.LittleEndian.AppendUint32(torn, 0)
+	torn = append(torn, make([]byte, 24)...)
 	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(frame[:len(frame)/2])
+	f.Write(torn)
 	f.Close()
 	srv.Start()
 	h2 := start(t, Options{URLs: []string{srv.URL()}, SpoolDir: dir, Workers: 1}, true)
-	eventually(t, "the spool is replayed", func() bool { return h2.store.spool.empty() })
+	eventually(t, "the spool is replayed", func() bool { return h2.store.spool.Empty() })
 	if got := sequences(srv, "logs-kusanagi-default"); !slices.Equal(got, wantSequences(0, 10)) {
 		t.Fatalf("replayed documents: %s", firstDiff(got, wantSequences(0, 10)))
 	}
-	if got := testutil.ToFloat64(h2.store.metrics.skipped); got != float64(len(frame)/2) {
-		t.Fatalf("skipped bytes = %v, want %d", got, len(frame)/2)
+	if got := testutil.ToFloat64(h2.store.metrics.skipped); got != float64(len(torn)) {
+		t.Fatalf("skipped bytes = %v, want %d", got, len(torn))
 	}
 }
 
@@ -408,7 +413,7 @@ func TestMissingDataStreamRecreated(t *testing.T) {
 	if n := h.count(""); n != 5 {
 		t.Fatalf("count %d, want 5", n)
 	}
-	if _, n := h.store.spool.size(); n != 0 {
+	if _, n := h.store.spool.Size(); n != 0 {
 		t.Fatalf("%d records spooled", n)
 	}
 }

@@ -3,6 +3,8 @@ package elasticsearch
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 type metrics struct {
@@ -18,18 +20,18 @@ type metrics struct {
 	duration  *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer, sp func() *spool) *metrics {
+func newMetrics(reg prometheus.Registerer, sp func() *spool.Spool) *metrics {
 	f := promauto.With(reg)
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_elasticsearch_spool_bytes", Help: "Bytes in the spool, waiting for Elasticsearch."}, func() float64 {
 		if sp := sp(); sp != nil {
-			b, _ := sp.size()
+			b, _ := sp.Size()
 			return float64(b)
 		}
 		return 0
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_elasticsearch_spool_records", Help: "Records in the spool, waiting for Elasticsearch."}, func() float64 {
 		if sp := sp(); sp != nil {
-			_, n := sp.size()
+			_, n := sp.Size()
 			return float64(n)
 		}
 		return 0

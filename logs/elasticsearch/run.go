@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 // Run connects to the cluster, installs the index template, then replays
@@ -65,7 +66,7 @@ func (s *Store) replay(ctx context.Context) {
 	started := time.Now()
 	var replayed int64
 	for ctx.Err() == nil {
-		seg, err := s.spool.oldest()
+		seg, err := s.spool.Oldest()
 		if err != nil {
 			s.logger.Error("cannot read the spool", "err", err)
 			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
@@ -73,7 +74,7 @@ func (s *Store) replay(ctx context.Context) {
 		}
 		if seg == nil {
 			s.mu.Lock()
-			if s.spool.empty() {
+			if s.spool.Empty() {
 				s.spooling = false
 				s.full = false
 				s.mu.Unlock()
@@ -85,14 +86,14 @@ func (s *Store) replay(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
-		entries, skipped, err := readSegment(seg.path)
+		entries, skipped, err := spool.ReadSegment(seg.Path())
 		if err != nil {
-			s.logger.Error("cannot read a spool segment", "file", seg.path, "err", err)
+			s.logger.Error("cannot read a spool segment", "file", seg.Path(), "err", err)
 			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
 			continue
 		}
 		if skipped > 0 {
-			s.logger.Debug("spool segment has a torn tail (counted when the spool was opened)", "file", seg.path, "bytes", skipped)
+			s.logger.Debug("spool segment has a torn tail (counted when the spool was opened)", "file", seg.Path(), "bytes", skipped)
 		}
 		if len(entries) > 0 {
 			if pending, _ := s.index(ctx, entries, 0); len(pending) > 0 {
@@ -101,7 +102,7 @@ func (s *Store) replay(ctx context.Context) {
 		}
 		s.metrics.replayed.Add(float64(len(entries)))
 		replayed += int64(len(entries))
-		if err := s.spool.remove(seg); err != nil {
+		if err := s.spool.Remove(seg); err != nil {
 			s.logger.Error("cannot delete a replayed spool segment", "err", err)
 			ctxutil.Sleep(ctx, s.opts.RetryBackoffMax)
 		}

@@ -18,6 +18,7 @@ import (
 	commoncfg "github.com/prometheus/common/config"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 // Options configure a Store.
@@ -137,7 +138,7 @@ type Store struct {
 	api     esapi.Transport
 	raw     *elastictransport.Client
 	bulk    esutil.BulkIndexer
-	spool   *spool
+	spool   *spool.Spool
 	backoff *backoff.Backoff
 	ready   chan struct{}
 	wake    chan struct{}
@@ -168,18 +169,21 @@ func New(o Options) (*Store, error) {
 		wake:     make(chan struct{}, 1),
 		spooling: true,
 	}
-	s.metrics = newMetrics(o.Registerer, func() *spool { return s.spool })
+	s.metrics = newMetrics(o.Registerer, func() *spool.Spool { return s.spool })
 	var err error
-	s.spool, err = openSpool(o.SpoolDir, o.SpoolMaxBytes, o.SpoolSegmentBytes, s.logger, func(n int64) { s.metrics.skipped.Add(float64(n)) })
+	s.spool, err = spool.Open(spool.Options{
+		Dir: o.SpoolDir, MaxBytes: o.SpoolMaxBytes, SegmentBytes: o.SpoolSegmentBytes, Logger: s.logger,
+		Skipped: func(n int64) { s.metrics.skipped.Add(float64(n)) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	if b, n := s.spool.size(); n > 0 {
+	if b, n := s.spool.Size(); n > 0 {
 		s.logger.Info("spool holds records from an earlier run; they are replayed once Elasticsearch answers", "records", n, "bytes", b)
 	}
 	s.api, s.raw, err = newTransport(&s.opts, s.metrics)
 	if err != nil {
-		s.spool.close()
+		s.spool.Close()
 		return nil, err
 	}
 	s.bulk, err = esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
@@ -203,7 +207,7 @@ func New(o Options) (*Store, error) {
 		},
 	})
 	if err != nil {
-		s.spool.close()
+		s.spool.Close()
 		return nil, fmt.Errorf("cannot create the bulk indexer: %w", err)
 	}
 	return s, nil
@@ -222,7 +226,7 @@ func (s *Store) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 	defer cancel()
 	err := s.bulk.Close(ctx)
-	if cerr := s.spool.close(); err == nil {
+	if cerr := s.spool.Close(); err == nil {
 		err = cerr
 	}
 	if c, ok := s.api.(interface{ Close(context.Context) error }); ok && s.api != esapi.Transport(s.raw) {
@@ -238,13 +242,13 @@ func newID() string { return rand.Text() }
 // Write indexes records, or spools them while Elasticsearch is unavailable;
 // it returns once they are acknowledged or fsync'd to the spool.
 func (s *Store) Write(ctx context.Context, records []logs.Record) error {
-	entries := make([]entry, len(records))
+	entries := make([]spool.Entry, len(records))
 	for i := range records {
 		doc, err := document(&records[i])
 		if err != nil {
 			return fmt.Errorf("cannot encode a log record: %w", err)
 		}
-		entries[i] = entry{id: newID(), doc: doc}
+		entries[i] = spool.Entry{ID: newID(), Data: doc}
 	}
 	s.mu.Lock()
 	if s.spooling {
@@ -265,9 +269,9 @@ func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 	return s.spoolLocked(pending)
 }
 
-func (s *Store) spoolLocked(entries []entry) error {
-	err := s.spool.append(entries)
-	if errors.Is(err, ErrSpoolFull) {
+func (s *Store) spoolLocked(entries []spool.Entry) error {
+	err := s.spool.Append(entries)
+	if errors.Is(err, spool.ErrFull) {
 		s.metrics.spoolFull.Inc()
 		if !s.full {
 			s.full = true

@@ -1,4 +1,8 @@
-package elasticsearch
+// Package spool is a bounded, durable, append-only queue of entries on
+// disk, read back oldest segment first. Records the Writer accepted and
+// documents Elasticsearch has not acknowledged go through it, so that a
+// kill -9 or an outage of the store loses nothing accepted.
+package spool
 
 import (
 	"encoding/binary"
@@ -14,14 +18,13 @@ import (
 	"sync"
 )
 
-// The spool keeps the documents Elasticsearch has not acknowledged yet, in
-// segment files of frames:
+// A spool is segment files of frames:
 //
 //	uint32 little-endian payload length | uint32 CRC-32C of the payload | payload
 //
-// after an 8-byte magic. A payload is uvarint(len(id)) id document. Appends
-// are fsync'd before Write returns; a segment is deleted only after every
-// document in it was acknowledged. After a crash the last frame of a segment
+// after an 8-byte magic. A payload is uvarint(len(id)) id data. Appends
+// are fsync'd before Append returns; a segment is deleted (Remove) only
+// after its reader has handed every entry on. After a crash the last frame of a segment
 // may be torn: reading stops there, logs and counts what it skipped.
 
 const (
@@ -34,52 +37,85 @@ const (
 
 var (
 	castagnoli = crc32.MakeTable(crc32.Castagnoli)
-	// ErrSpoolFull is returned by Write while Elasticsearch is unavailable
-	// and the spool has reached its size bound.
-	ErrSpoolFull = errors.New("elasticsearch spool is full")
+	// ErrFull is returned by Append when the entries do not fit under the
+	// spool's size bound.
+	ErrFull = errors.New("spool is full")
 )
 
-// entry is one document on its way to Elasticsearch. The id is chosen once,
-// when the record is accepted, so that a retried create of a document
-// Elasticsearch already has is answered 409 instead of duplicating it.
-type entry struct {
-	id  string
-	doc []byte
+// Entry is one spooled item. The Elasticsearch backend keeps a document's
+// id, chosen once when the record is accepted, so that a retried create of
+// a document Elasticsearch already has is answered 409 instead of
+// duplicating it; the Writer leaves it empty.
+type Entry struct {
+	ID   string
+	Data []byte
 }
 
-func (e entry) size() int64 {
-	return int64(frameHeader + binary.MaxVarintLen64 + len(e.id) + len(e.doc))
+// Size is at most the bytes the entry takes in a segment: what the size
+// bound counts.
+func (e Entry) Size() int64 {
+	return int64(frameHeader + binary.MaxVarintLen64 + len(e.ID) + len(e.Data))
 }
 
-type segment struct {
+// Segment is one file of the spool.
+type Segment struct {
 	seq     uint64
 	path    string
 	bytes   int64
 	records int64
 }
 
-// spool is safe for concurrent use.
-type spool struct {
+// Path is the segment's file.
+func (sg *Segment) Path() string { return sg.path }
+
+// Options configure a Spool.
+type Options struct {
+	Dir string
+	// MaxBytes bounds the spool (default 1 GiB); SegmentBytes is the size
+	// of one file (default 16 MiB).
+	MaxBytes     int64
+	SegmentBytes int64
+	Logger       *slog.Logger
+	// Skipped, when set, counts bytes of torn or corrupt frames found at Open.
+	Skipped func(n int64)
+}
+
+// Spool is safe for concurrent use.
+type Spool struct {
 	dir          string
 	maxBytes     int64
 	segmentBytes int64
 	logger       *slog.Logger
-	// skipped counts bytes of torn or corrupt frames.
-	skipped func(n int64)
+	skipped      func(n int64)
 
 	mu      sync.Mutex
-	segs    []*segment // oldest first; the last is appended to unless sealed
+	segs    []*Segment // oldest first; the last is appended to unless sealed
 	active  *os.File   // the open last segment, nil when sealed
 	nextSeq uint64
 	bytes   int64
 	records int64
 }
 
-func openSpool(dir string, maxBytes, segmentBytes int64, logger *slog.Logger, skipped func(int64)) (*spool, error) {
+// Open opens the spool in o.Dir, creating it, and counts what an earlier
+// process left there.
+func Open(o Options) (*Spool, error) {
+	if o.Dir == "" {
+		return nil, errors.New("spool: a directory is required")
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 16 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir, logger := o.Dir, o.Logger
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("cannot create spool directory: %w", err)
 	}
-	s := &spool{dir: dir, maxBytes: maxBytes, segmentBytes: segmentBytes, logger: logger, skipped: skipped, nextSeq: 1}
+	s := &Spool{dir: dir, maxBytes: o.MaxBytes, segmentBytes: o.SegmentBytes, logger: logger, skipped: o.Skipped, nextSeq: 1}
 	names, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if err != nil {
 		return nil, err
@@ -91,7 +127,7 @@ func openSpool(dir string, maxBytes, segmentBytes int64, logger *slog.Logger, sk
 			continue
 		}
 		// Counting needs a read; a restart with a full spool reads it once.
-		entries, skipped, err := readSegment(name)
+		entries, skipped, err := ReadSegment(name)
 		if err != nil {
 			return nil, err
 		}
@@ -105,10 +141,10 @@ func openSpool(dir string, maxBytes, segmentBytes int64, logger *slog.Logger, sk
 		if err != nil {
 			return nil, err
 		}
-		s.segs = append(s.segs, &segment{seq: seq, path: name, bytes: st.Size(), records: int64(len(entries))})
+		s.segs = append(s.segs, &Segment{seq: seq, path: name, bytes: st.Size(), records: int64(len(entries))})
 		s.nextSeq = max(s.nextSeq, seq+1)
 	}
-	slices.SortFunc(s.segs, func(a, b *segment) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(s.segs, func(a, b *Segment) int { return cmpUint(a.seq, b.seq) })
 	for _, sg := range s.segs {
 		s.bytes += sg.bytes
 		s.records += sg.records
@@ -128,17 +164,17 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// append writes entries to the spool and fsyncs them; all or none are
-// accepted.
-func (s *spool) append(entries []entry) error {
+// Append writes entries to the spool and fsyncs them; all or none are
+// accepted. It fails with ErrFull when they do not fit under MaxBytes.
+func (s *Spool) Append(entries []Entry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var need int64
 	for _, e := range entries {
-		need += e.size()
+		need += e.Size()
 	}
 	if s.bytes+need > s.maxBytes {
-		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrSpoolFull, s.bytes, s.maxBytes)
+		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrFull, s.bytes, s.maxBytes)
 	}
 	var buf []byte
 	for _, e := range entries {
@@ -171,17 +207,17 @@ func (s *spool) append(entries []entry) error {
 	return nil
 }
 
-func appendFrame(buf []byte, e entry) []byte {
+func appendFrame(buf []byte, e Entry) []byte {
 	var payload []byte
-	payload = binary.AppendUvarint(payload, uint64(len(e.id)))
-	payload = append(payload, e.id...)
-	payload = append(payload, e.doc...)
+	payload = binary.AppendUvarint(payload, uint64(len(e.ID)))
+	payload = append(payload, e.ID...)
+	payload = append(payload, e.Data...)
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
 	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, castagnoli))
 	return append(buf, payload...)
 }
 
-func (s *spool) createLocked() error {
+func (s *Spool) createLocked() error {
 	path := filepath.Join(s.dir, fmt.Sprintf("%020d.seg", s.nextSeq))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
@@ -199,13 +235,13 @@ func (s *spool) createLocked() error {
 		return err
 	}
 	s.active = f
-	s.segs = append(s.segs, &segment{seq: s.nextSeq, path: path, bytes: int64(len(spoolMagic))})
+	s.segs = append(s.segs, &Segment{seq: s.nextSeq, path: path, bytes: int64(len(spoolMagic))})
 	s.bytes += int64(len(spoolMagic))
 	s.nextSeq++
 	return nil
 }
 
-func (s *spool) sealLocked() error {
+func (s *Spool) sealLocked() error {
 	if s.active == nil {
 		return nil
 	}
@@ -229,15 +265,25 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// oldest seals the oldest segment if it is being appended to, and returns
+// Oldest seals the oldest segment if it is being appended to, and returns
 // it; nil when the spool is empty.
-func (s *spool) oldest() (*segment, error) {
+func (s *Spool) Oldest() (*Segment, error) { return s.OldestWith(0) }
+
+// OldestWith returns the oldest segment once no more is appended to it: a
+// sealed one, or the one being appended to when it holds at least
+// minRecords entries (it is sealed then, and appends go to a new one). A
+// reader that keeps up calls it with a batch size, so that it does not
+// turn every few records into a file of their own.
+func (s *Spool) OldestWith(minRecords int64) (*Segment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.segs) == 0 {
 		return nil, nil
 	}
 	if len(s.segs) == 1 && s.active != nil {
+		if s.segs[0].records < minRecords {
+			return nil, nil
+		}
 		if err := s.sealLocked(); err != nil {
 			return nil, err
 		}
@@ -245,8 +291,8 @@ func (s *spool) oldest() (*segment, error) {
 	return s.segs[0], nil
 }
 
-// remove deletes a segment whose documents were all acknowledged.
-func (s *spool) remove(sg *segment) error {
+// Remove deletes a segment whose entries were all handed on.
+func (s *Spool) Remove(sg *Segment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.Index(s.segs, sg)
@@ -265,27 +311,44 @@ func (s *spool) remove(sg *segment) error {
 	return nil
 }
 
-func (s *spool) empty() bool {
+// Empty says whether the spool holds no segment.
+func (s *Spool) Empty() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.segs) == 0
 }
 
-func (s *spool) size() (bytes, records int64) {
+// Segments is the number of segment files.
+func (s *Spool) Segments() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.segs)
+}
+
+// Free is how many bytes may still be appended before MaxBytes.
+func (s *Spool) Free() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBytes - s.bytes
+}
+
+// Size is the bytes and entries in the spool.
+func (s *Spool) Size() (bytes, records int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bytes, s.records
 }
 
-func (s *spool) close() error {
+// Close closes the segment being appended to.
+func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sealLocked()
 }
 
-// readSegment reads a segment's entries up to the first torn or corrupt
+// ReadSegment reads a segment's entries up to the first torn or corrupt
 // frame, and how many bytes it skipped from there.
-func readSegment(path string) ([]entry, int64, error) {
+func ReadSegment(path string) ([]Entry, int64, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read a spool segment: %w", err)
@@ -296,12 +359,12 @@ func readSegment(path string) ([]entry, int64, error) {
 
 // decodeSegment decodes frames until the first invalid one; it returns the
 // number of bytes left undecoded.
-func decodeSegment(b []byte) ([]entry, int) {
+func decodeSegment(b []byte) ([]Entry, int) {
 	if len(b) < len(spoolMagic) || string(b[:len(spoolMagic)]) != spoolMagic {
 		return nil, len(b)
 	}
 	b = b[len(spoolMagic):]
-	var out []entry
+	var out []Entry
 	for len(b) > 0 {
 		if len(b) < frameHeader {
 			break
@@ -322,7 +385,7 @@ func decodeSegment(b []byte) ([]entry, int) {
 		}
 		id := string(payload[k : k+int(idLen)])
 		doc := slices.Clone(payload[k+int(idLen):])
-		out = append(out, entry{id: id, doc: doc})
+		out = append(out, Entry{ID: id, Data: doc})
 		b = b[frameHeader+int(n):]
 	}
 	return out, len(b)

@@ -1,11 +1,11 @@
-package elasticsearch
+package spool
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 )
 
@@ -14,7 +14,7 @@ import (
 func FuzzDecodeSegment(f *testing.F) {
 	var good []byte
 	good = append(good, spoolMagic...)
-	for _, e := range []entry{{"a", []byte(`{"message":"x"}`)}, {"bb", []byte(`{}`)}, {"", nil}} {
+	for _, e := range []Entry{{"a", []byte(`{"message":"x"}`)}, {"bb", []byte(`{}`)}, {"", nil}} {
 		good = appendFrame(good, e)
 	}
 	f.Add(good)
@@ -43,77 +43,100 @@ func FuzzDecodeSegment(f *testing.F) {
 // reopen, and a removed segment's bytes and records leave the totals.
 func TestSpoolSegments(t *testing.T) {
 	dir := t.TempDir()
-	sp, err := openSpool(dir, 1<<20, 256, slog.New(slog.DiscardHandler), nil)
+	sp, err := Open(Options{Dir: dir, MaxBytes: 1 << 20, SegmentBytes: 256, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := bytes.Repeat([]byte("x"), 100)
 	for range 6 {
-		if err := sp.append([]entry{{id: "id", doc: doc}}); err != nil {
+		if err := sp.Append([]Entry{{ID: "id", Data: doc}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(sp.segs) != 3 {
 		t.Fatalf("%d segments, want 3 of two frames each", len(sp.segs))
 	}
-	sp.close()
-	sp, err = openSpool(dir, 1<<20, 256, slog.New(slog.DiscardHandler), nil)
+	sp.Close()
+	sp, err = Open(Options{Dir: dir, MaxBytes: 1 << 20, SegmentBytes: 256, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, n := sp.size(); n != 6 {
+	if _, n := sp.Size(); n != 6 {
 		t.Fatalf("%d records after reopening, want 6", n)
 	}
-	first, err := sp.oldest()
+	first, err := sp.Oldest()
 	if err != nil || first == nil {
 		t.Fatal(first, err)
 	}
-	entries, skipped, err := readSegment(first.path)
-	if err != nil || skipped != 0 || len(entries) != 2 || !bytes.Equal(entries[0].doc, doc) || entries[0].id != "id" {
+	entries, skipped, err := ReadSegment(first.Path())
+	if err != nil || skipped != 0 || len(entries) != 2 || !bytes.Equal(entries[0].Data, doc) || entries[0].ID != "id" {
 		t.Fatalf("read %d entries, skipped %d, err %v", len(entries), skipped, err)
 	}
-	if err := sp.remove(first); err != nil {
+	if err := sp.Remove(first); err != nil {
 		t.Fatal(err)
 	}
-	if _, n := sp.size(); n != 4 {
+	if _, n := sp.Size(); n != 4 {
 		t.Fatalf("%d records after removing a segment, want 4", n)
 	}
-	if _, err := os.Stat(first.path); !os.IsNotExist(err) {
+	if _, err := os.Stat(first.Path()); !os.IsNotExist(err) {
 		t.Fatalf("removed segment still there: %v", err)
 	}
 	// New appends go to a new segment, never to one of an earlier process.
-	if err := sp.append([]entry{{id: "new", doc: doc}}); err != nil {
+	if err := sp.Append([]Entry{{ID: "new", Data: doc}}); err != nil {
 		t.Fatal(err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	if len(segs) != 3 || sp.segs[len(sp.segs)-1].seq != 4 {
 		t.Fatalf("segments %v", segs)
 	}
-	sp.close()
+	sp.Close()
 }
 
-// FuzzRecord: whatever _source a server answers, decoding it never
-// panics, and a decoded record is indexed as a document that decodes to
-// the same record.
-func FuzzRecord(f *testing.F) {
-	f.Add([]byte(`{"@timestamp":"2026-11-25T10:00:00Z","message":"x","host.ip":"::1","event.code":"A"}`))
-	f.Add([]byte(`{"host":{"ip":["10.0.0.1","10.0.0.2"]},"n":3.5,"b":true,"z":null}`))
-	f.Add([]byte(`{"kusanagi.record":{"message":"y","snmp.trap":"a"},"error.type":"t","tags":["kusanagi.index_error"]}`))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		r, err := record(src)
-		if err != nil || r.Timestamp.Year() > 9999 {
-			return
-		}
-		doc, err := document(&r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := record(doc)
-		if err != nil {
-			t.Fatalf("%s: %v", doc, err)
-		}
-		if !reflect.DeepEqual(again, r) {
-			t.Fatalf("round trip of %s:\n got %+v\nwant %+v", doc, again, r)
-		}
-	})
+// TestOldestWithAndFull: a reader asking for a batch does not seal a
+// segment holding fewer records, and Append refuses what does not fit
+// under MaxBytes, all or nothing, until a segment is removed.
+func TestOldestWithAndFull(t *testing.T) {
+	sp, err := Open(Options{Dir: t.TempDir(), MaxBytes: 1024, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	e := Entry{Data: bytes.Repeat([]byte("y"), 100)}
+	if err := sp.Append([]Entry{e, e}); err != nil {
+		t.Fatal(err)
+	}
+	if sg, err := sp.OldestWith(3); sg != nil || err != nil {
+		t.Fatalf("OldestWith(3) of a segment of 2 records = %v, %v; want nil", sg, err)
+	}
+	first, err := sp.OldestWith(2)
+	if err != nil || first == nil {
+		t.Fatalf("OldestWith(2) = %v, %v", first, err)
+	}
+	// Sealed: the next append opens a second segment.
+	if err := sp.Append([]Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	if sp.Segments() != 2 {
+		t.Fatalf("%d segments, want 2", sp.Segments())
+	}
+	free := sp.Free()
+	many := make([]Entry, free/e.Size()+1)
+	for i := range many {
+		many[i] = e
+	}
+	if err := sp.Append(many); !errors.Is(err, ErrFull) {
+		t.Fatalf("appending %d bytes with %d free: %v, want ErrFull", int64(len(many))*e.Size(), free, err)
+	}
+	if _, n := sp.Size(); n != 3 {
+		t.Fatalf("%d records after a refused append, want 3", n)
+	}
+	if err := sp.Remove(first); err != nil {
+		t.Fatal(err)
+	}
+	if sp.Free() <= free {
+		t.Fatalf("free %d after removing a segment, was %d", sp.Free(), free)
+	}
+	if err := sp.Append(many[:2]); err != nil {
+		t.Fatal(err)
+	}
 }
