@@ -368,6 +368,7 @@ func TestLateRecordsKeepTimeOrder(t *testing.T) {
 	batches := [][]logs.Record{
 		{at(10, 0), at(10, 1), at(20, 0)},
 		{at(10, 2), at(5, 0), at(5, 0), at(20, 5), at(15, 0), at(10, 3)},
+		{at(30, 0), at(25, 0)}, // late, yet after the last batch
 	}
 	for _, b := range batches {
 		if err := s.Write(ctx, b); err != nil {
@@ -390,8 +391,20 @@ func TestLateRecordsKeepTimeOrder(t *testing.T) {
 	for _, r := range got {
 		ms = append(ms, int(r.Timestamp.Sub(base)/time.Millisecond))
 	}
-	if want := []int{25, 20, 20, 15, 10, 10, 10, 10, 10, 5, 5, 1}; !slices.Equal(ms, want) {
+	if want := []int{30, 25, 25, 20, 20, 15, 10, 10, 10, 10, 10, 5, 5, 1}; !slices.Equal(ms, want) {
 		t.Fatalf("milliseconds newest first %v, want %v", ms, want)
+	}
+	// Every record is in the FTS index once: one instance of "down" each.
+	db := s.held()[0].db
+	if _, err := db.ExecContext(ctx, "CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, records_text, instance)"); err != nil {
+		t.Fatal(err)
+	}
+	var indexed int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM temp.words WHERE term = 'down'").Scan(&indexed); err != nil {
+		t.Fatal(err)
+	}
+	if indexed != len(ms) {
+		t.Fatalf("%d FTS entries for %d records", indexed, len(ms))
 	}
 	// The exact bounds hold inside a millisecond.
 	counts, err := s.Count(ctx, nil, nil, base.Add(10*time.Millisecond+1), base.Add(10*time.Millisecond+3))

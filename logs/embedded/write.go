@@ -202,6 +202,9 @@ func (p *partition) assignIDs(ctx context.Context, tx *sql.Tx, recs []*logs.Reco
 		default:
 			id = key | lateBit | late&(lateBit-1)
 			late++
+			if id > p.lastID {
+				break // indexed with the ids above the last batch's
+			}
 			if len(sc.lateIDs) > 1 {
 				sc.lateIDs = append(sc.lateIDs, ',')
 			}
