@@ -3,11 +3,15 @@ package logs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kusanagi-dev/kusanagi/logs/spool"
 )
 
 // WriterOptions configure a Writer.
@@ -15,39 +19,111 @@ type WriterOptions struct {
 	Store Store
 	// Name labels the writer's metrics ("traps", "syslog").
 	Name string
-	// BatchSize and FlushInterval bound how long a record waits; defaults
-	// 5000 and 200ms.
+	// SpoolDir is where accepted records wait for the store; required.
+	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add drops and
+	// AddWait waits. SpoolSegmentBytes is the size of one spool file
+	// (default 8 MiB), which is also what the reader holds in memory.
+	SpoolDir          string
+	SpoolMaxBytes     int64
+	SpoolSegmentBytes int64
+	// CommitInterval is the least time between two appends to the spool
+	// (default 2ms); see Writer.
+	CommitInterval time.Duration
+	// PendingBytes bounds the records accepted and not yet appended to the
+	// spool (default 4 MiB): receivers wait for the spool beyond it.
+	PendingBytes int64
+	// BatchSize is the most records handed to the store at once (default
+	// 5000); FlushInterval is how long a record that arrived alone waits
+	// before it is handed on (default 200ms).
 	BatchSize     int
 	FlushInterval time.Duration
-	// QueueSize bounds records waiting for the store; default 200000.
-	QueueSize  int
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
 }
 
-// Writer batches records into a store off the receiving goroutines.
+// Writer stands between the receivers and the log store: it accepts
+// records at the rate the receivers parse them, keeps them in a disk spool,
+// and hands them to the store, in order, at the rate the store indexes.
+//
+// Durability: a record is accepted when Add or AddWait returns; it is
+// written and fsync'd to the spool by a group commit shortly after (at
+// most CommitInterval plus one fsync later), with every other record
+// accepted meanwhile in one write and one fsync. Receivers never wait for
+// an fsync of their own, so accepting is not serialised on the disk, and a
+// kill -9 loses only the records of the commit in progress: those the
+// receiver took in the last few milliseconds. Waiting for the fsync in
+// AddWait would close that window for TCP, but a syslog sender has no
+// acknowledgement to wait for (RFC 6587 has none), so it would cost
+// throughput without telling the sender anything. A smaller CommitInterval
+// narrows the window and costs more fsyncs per second; a larger one the
+// other way round. Segments are deleted only once the store took every
+// record in them, so after a crash the records of the segment being
+// written to the store are written again: delivery is at least once.
+//
+// Memory is bounded by PendingBytes twice (the records being accepted and
+// the commit in progress) and one segment being read.
 type Writer struct {
-	opts    WriterOptions
-	logger  *slog.Logger
-	queue   chan Record
-	written prometheus.Counter
-	dropped prometheus.Counter
-	errors  prometheus.Counter
+	opts   WriterOptions
+	logger *slog.Logger
+	spool  *spool.Spool
+
+	mu sync.Mutex
+	// pending are accepted records not yet handed to the committer;
+	// committing are those being appended now. Both count against the
+	// spool's bound before they are in it.
+	pending         []spool.Entry
+	pendingBytes    int64
+	committingBytes int64
+	spoolBytes      int64         // the spool's size as of the last append or removal
+	room            chan struct{} // closed and replaced when room is made
+	failing         bool          // the last append to the spool failed
+	closed          bool          // Run has stopped accepting
+
+	commit  chan struct{} // records are pending
+	spooled chan struct{} // records were appended to the spool
+
+	written   prometheus.Counter
+	dropped   prometheus.Counter
+	errors    prometheus.Counter
+	full      prometheus.Counter
+	accepted  prometheus.Counter
+	corrupted prometheus.Counter
 }
 
-// NewWriter validates o.
+// ErrWriterStopped is returned by AddWait once the writer's Run has ended.
+var ErrWriterStopped = errors.New("the log writer has stopped")
+
+// NewWriter validates o and opens the spool, counting what an earlier run
+// left in it; Run hands that to the store first.
 func NewWriter(o WriterOptions) (*Writer, error) {
 	if o.Store == nil || o.Name == "" {
 		return nil, errors.New("logs writer: Store and Name are required")
 	}
-	if o.BatchSize <= 0 {
+	if o.SpoolDir == "" {
+		return nil, errors.New("logs writer: SpoolDir is required")
+	}
+	if o.SpoolMaxBytes < 0 || o.SpoolSegmentBytes < 0 || o.PendingBytes < 0 || o.BatchSize < 0 || o.CommitInterval < 0 || o.FlushInterval < 0 {
+		return nil, errors.New("logs writer: sizes and intervals must not be negative")
+	}
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.SpoolMaxBytes, 1<<30)
+	def(&o.SpoolSegmentBytes, 8<<20)
+	def(&o.PendingBytes, 4<<20)
+	if o.SpoolSegmentBytes > o.SpoolMaxBytes {
+		o.SpoolSegmentBytes = o.SpoolMaxBytes
+	}
+	if o.BatchSize == 0 {
 		o.BatchSize = 5000
 	}
-	if o.FlushInterval <= 0 {
-		o.FlushInterval = 200 * time.Millisecond
+	if o.CommitInterval == 0 {
+		o.CommitInterval = 2 * time.Millisecond
 	}
-	if o.QueueSize <= 0 {
-		o.QueueSize = 200000
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 200 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -55,86 +131,348 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	f := promauto.With(prometheus.WrapRegistererWith(prometheus.Labels{"source": o.Name}, o.Registerer))
-	return &Writer{
+	w := &Writer{
 		opts:    o,
 		logger:  o.Logger.With("component", "logs", "source", o.Name),
-		queue:   make(chan Record, o.QueueSize),
-		written: f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_written_total", Help: "Records written to the log store."}),
-		dropped: f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_dropped_total", Help: "Records dropped because the store fell behind and the queue was full."}),
-		errors:  f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_write_errors_total", Help: "Batches the store refused (retried)."}),
-	}, nil
-}
-
-// Add queues a record; when the store has fallen behind by QueueSize
-// records it is dropped and counted rather than stalling the receiver.
-func (w *Writer) Add(r Record) {
-	select {
-	case w.queue <- r:
-	default:
-		w.dropped.Inc()
+		room:    make(chan struct{}),
+		commit:  make(chan struct{}, 1),
+		spooled: make(chan struct{}, 1),
 	}
-}
-
-// AddWait queues a record, waiting while the queue is full: stream
-// receivers (TCP) push back on their senders instead of dropping.
-func (w *Writer) AddWait(ctx context.Context, r Record) error {
-	select {
-	case w.queue <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	f := promauto.With(prometheus.WrapRegistererWith(prometheus.Labels{"source": o.Name}, o.Registerer))
+	w.written = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_written_total", Help: "Records written to the log store."})
+	w.dropped = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_dropped_total", Help: "Records dropped: the spool was full (datagram receivers) or the writer had stopped, or a spooled record was corrupt."})
+	w.errors = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_write_errors_total", Help: "Batches the store refused (retried)."})
+	w.full = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_spool_full_total", Help: "Records that found the spool full: dropped (datagram receivers) or waited for (stream receivers)."})
+	w.accepted = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_spooled_total", Help: "Records appended and fsync'd to the spool."})
+	w.corrupted = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_spool_skipped_bytes_total", Help: "Bytes of torn or corrupt spool frames skipped when opening the spool."})
+	sp, err := spool.Open(spool.Options{
+		Dir: o.SpoolDir, MaxBytes: o.SpoolMaxBytes, SegmentBytes: o.SpoolSegmentBytes, Logger: w.logger,
+		Skipped: func(n int64) { w.corrupted.Add(float64(n)) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the %s spool: %w", o.Name, err)
 	}
+	w.spool = sp
+	w.spoolBytes, _ = sp.Size()
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_spool_bytes", Help: "Bytes in the spool, accepted and waiting for the log store."}, func() float64 {
+		b, _ := sp.Size()
+		return float64(b)
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "kusanagi_logs_spool_records", Help: "Records in the spool, accepted and waiting for the log store."}, func() float64 {
+		_, n := sp.Size()
+		return float64(n)
+	})
+	if b, n := sp.Size(); n > 0 {
+		w.logger.Info("spool holds records accepted by an earlier run; they go to the store first", "records", n, "bytes", b, "dir", o.SpoolDir)
+	}
+	return w, nil
 }
 
-// Run writes batches until ctx ends, then writes what is queued.
-func (w *Writer) Run(ctx context.Context) error {
-	t := time.NewTicker(w.opts.FlushInterval)
-	defer t.Stop()
-	batch := make([]Record, 0, w.opts.BatchSize)
-	flush := func(ctx context.Context) {
-		for len(batch) > 0 {
-			err := w.opts.Store.Write(ctx, batch)
-			if err == nil {
-				w.written.Add(float64(len(batch)))
-				batch = batch[:0]
-				return
-			}
-			w.errors.Inc()
-			w.logger.Error("cannot write to the log store, retrying", "records", len(batch), "err", err)
-			select {
-			case <-ctx.Done():
-				w.dropped.Add(float64(len(batch)))
-				batch = batch[:0]
-				return
-			case <-time.After(time.Second):
-			}
+// segmentSlack is kept free for the header of a new segment, so that what
+// was admitted always fits when it is appended.
+const segmentSlack = 64
+
+// admitLocked decides about an encoded record: nil when it was queued for
+// the spool, otherwise the channel to wait on before trying again and
+// whether the reason is a full spool (rather than a full pending buffer).
+func (w *Writer) admitLocked(e spool.Entry) (wait chan struct{}, full bool) {
+	need := e.Size()
+	if w.spoolBytes+w.committingBytes+w.pendingBytes+need+segmentSlack > w.opts.SpoolMaxBytes {
+		return w.room, true
+	}
+	if w.pendingBytes > 0 && w.pendingBytes+need > w.opts.PendingBytes {
+		return w.room, false
+	}
+	w.pending = append(w.pending, e)
+	w.pendingBytes += need
+	if len(w.pending) == 1 {
+		select {
+		case w.commit <- struct{}{}:
+		default:
 		}
 	}
+	return nil, false
+}
+
+// makeRoomLocked wakes everyone waiting for room.
+func (w *Writer) makeRoomLocked() {
+	close(w.room)
+	w.room = make(chan struct{})
+}
+
+// Add accepts a record; when the spool is full (the store has fallen
+// behind by SpoolMaxBytes), or the spool cannot be written, it is dropped
+// and counted rather than stalling a datagram receiver. It waits only
+// while the commit in progress holds PendingBytes, a few milliseconds.
+func (w *Writer) Add(r Record) {
+	e := spool.Entry{Data: encodeRecord(nil, &r)}
+	w.mu.Lock()
+	for {
+		if w.closed || w.failing {
+			w.mu.Unlock()
+			w.dropped.Inc()
+			return
+		}
+		wait, full := w.admitLocked(e)
+		if wait == nil {
+			w.mu.Unlock()
+			return
+		}
+		if full {
+			w.mu.Unlock()
+			w.full.Inc()
+			w.dropped.Inc()
+			return
+		}
+		w.mu.Unlock()
+		<-wait
+		w.mu.Lock()
+	}
+}
+
+// AddWait accepts a record, waiting while the spool is full: stream
+// receivers (TCP, TLS) push back on their senders instead of dropping.
+func (w *Writer) AddWait(ctx context.Context, r Record) error {
+	e := spool.Entry{Data: encodeRecord(nil, &r)}
+	counted := false
+	w.mu.Lock()
+	for {
+		if w.closed {
+			w.mu.Unlock()
+			return ErrWriterStopped
+		}
+		wait, full := w.admitLocked(e)
+		w.mu.Unlock()
+		if wait == nil {
+			return nil
+		}
+		if full && !counted {
+			counted = true
+			w.full.Inc()
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+}
+
+// Run hands the spool to the store until ctx ends: first what an earlier
+// run left, then what is accepted. When ctx ends it stops accepting,
+// appends what it accepted to the spool, and gives the store a few seconds
+// to take the rest; whatever it does not take stays in the spool for the
+// next start.
+func (w *Writer) Run(ctx context.Context) error {
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		w.commitLoop(ctx)
+	}()
+	w.readLoop(ctx)
+	<-committed
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	w.readLoop(drain)
+	if b, n := w.spool.Size(); n > 0 {
+		w.logger.Info("stopping with records in the spool; they are written at the next start", "records", n, "bytes", b)
+	}
+	return w.spool.Close()
+}
+
+// commitLoop appends pending records to the spool, all that arrived since
+// the last append at once, until ctx ends; then it appends what is left
+// and closes the writer.
+func (w *Writer) commitLoop(ctx context.Context) {
+	var spare []spool.Entry
+	last := time.Time{}
 	for {
 		select {
-		case r := <-w.queue:
-			batch = append(batch, r)
-			if len(batch) >= w.opts.BatchSize {
-				flush(ctx)
-			}
-		case <-t.C:
-			flush(ctx)
+		case <-w.commit:
 		case <-ctx.Done():
-			drain, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			for {
-				select {
-				case r := <-w.queue:
-					batch = append(batch, r)
-					if len(batch) >= w.opts.BatchSize {
-						flush(drain)
-					}
-				default:
-					flush(drain)
-					return nil
-				}
+			w.mu.Lock()
+			w.closed = true
+			w.makeRoomLocked()
+			w.mu.Unlock()
+			// Receivers may still be inside Add; what they queued before
+			// closed was set is appended here.
+			spare = w.commitOnce(context.WithoutCancel(ctx), spare)
+			return
+		}
+		if wait := w.opts.CommitInterval - time.Since(last); wait > 0 {
+			// Records keep arriving meanwhile and go into this commit.
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
 			}
 		}
+		last = time.Now()
+		spare = w.commitOnce(ctx, spare)
+	}
+}
+
+// commitOnce appends the pending records, retrying while the spool is full
+// or failing; it returns a slice to reuse.
+func (w *Writer) commitOnce(ctx context.Context, spare []spool.Entry) []spool.Entry {
+	w.mu.Lock()
+	batch, bytes := w.pending, w.pendingBytes
+	w.pending, w.pendingBytes = spare[:0], 0
+	w.committingBytes = bytes
+	if len(batch) > 0 {
+		w.makeRoomLocked()
+	}
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return batch
+	}
+	for attempt := 0; ; attempt++ {
+		err := w.spool.Append(batch)
+		if err == nil {
+			break
+		}
+		full := errors.Is(err, spool.ErrFull)
+		if !full {
+			w.errors.Inc()
+			w.logger.Error("cannot append to the spool; datagram records are dropped until it works again", "records", len(batch), "err", err)
+		}
+		w.mu.Lock()
+		w.failing = !full
+		room := w.room
+		w.mu.Unlock()
+		if ctx.Err() != nil && attempt >= 2 {
+			// Stopping, and the reader that would make room has stopped.
+			w.dropped.Add(float64(len(batch)))
+			w.logger.Error("stopping: records accepted but not spooled are lost", "records", len(batch), "err", err)
+			break
+		}
+		select {
+		case <-room:
+		case <-time.After(time.Second):
+		}
+	}
+	w.mu.Lock()
+	w.failing = false
+	w.committingBytes = 0
+	w.spoolBytes, _ = w.spool.Size()
+	w.mu.Unlock()
+	w.accepted.Add(float64(len(batch)))
+	select {
+	case w.spooled <- struct{}{}:
+	default:
+	}
+	clear(batch)
+	return batch
+}
+
+// readLoop writes the spool to the store, oldest segment first, deleting
+// each once the store took all its records, until ctx ends or, for the
+// drain at shutdown, the spool is empty.
+func (w *Writer) readLoop(ctx context.Context) {
+	tick := time.NewTicker(w.opts.FlushInterval)
+	defer tick.Stop()
+	minRecords := int64(w.opts.BatchSize)
+	for ctx.Err() == nil {
+		sg, err := w.spool.OldestWith(minRecords)
+		if err == nil && sg == nil {
+			select {
+			case <-w.spooled:
+				continue
+			case <-tick.C:
+				// A record that arrived alone waits no longer.
+				sg, err = w.spool.OldestWith(1)
+			case <-ctx.Done():
+				return
+			}
+			if err == nil && sg == nil {
+				if w.closedAndEmpty() {
+					return
+				}
+				continue
+			}
+		}
+		if err != nil {
+			w.logger.Error("cannot read the spool", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if !w.writeSegment(ctx, sg) {
+			return
+		}
+	}
+}
+
+func (w *Writer) closedAndEmpty() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed && w.spool.Empty()
+}
+
+// writeSegment writes one segment's records to the store in batches and
+// deletes it; false when ctx ended first (the segment stays).
+func (w *Writer) writeSegment(ctx context.Context, sg *spool.Segment) bool {
+	entries, _, err := spool.ReadSegment(sg.Path())
+	if err != nil {
+		w.logger.Error("cannot read a spool segment", "file", sg.Path(), "err", err)
+		sleep(ctx, time.Second)
+		return ctx.Err() == nil
+	}
+	batch := make([]Record, 0, min(len(entries), w.opts.BatchSize))
+	for i, e := range entries {
+		r, err := decodeRecord(e.Data)
+		if err != nil {
+			w.dropped.Inc()
+			w.logger.Error("skipping a corrupt record in the spool", "file", sg.Path(), "record", i)
+		} else {
+			batch = append(batch, r)
+		}
+		if len(batch) == w.opts.BatchSize || i == len(entries)-1 {
+			if !w.write(ctx, batch) {
+				return false
+			}
+			batch = batch[:0]
+		}
+		entries[i].Data = nil // the decoded record is all that is needed now
+	}
+	if err := w.spool.Remove(sg); err != nil {
+		w.logger.Error("cannot delete a written spool segment", "err", err)
+		sleep(ctx, time.Second)
+	}
+	w.mu.Lock()
+	w.spoolBytes, _ = w.spool.Size()
+	w.makeRoomLocked()
+	w.mu.Unlock()
+	return true
+}
+
+// write hands one batch to the store, retrying every second while it
+// refuses; false when ctx ended first.
+func (w *Writer) write(ctx context.Context, batch []Record) bool {
+	for len(batch) > 0 {
+		err := w.opts.Store.Write(ctx, batch)
+		if err == nil {
+			w.written.Add(float64(len(batch)))
+			return true
+		}
+		w.errors.Inc()
+		if ctx.Err() != nil {
+			return false
+		}
+		w.logger.Error("cannot write to the log store, retrying", "records", len(batch), "err", err)
+		if !sleep(ctx, time.Second) {
+			return false
+		}
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

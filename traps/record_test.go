@@ -19,7 +19,7 @@ func TestEveryTrapIsStoredAndSearchable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "traps", FlushInterval: 10 * time.Millisecond})
+	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "traps", SpoolDir: t.TempDir(), FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,3 +59,18 @@ func openLogStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 		Logger: logger, Registerer: reg,
 	})
 }
+
+// writerOptions configure the Writer of one source, with its spool in a
+// directory of its own: the bound is per source, so that a trap storm
+// cannot take the room of syslog lines.
+func writerOptions(cfg *config.Config, store logs.Store, source string, logger *slog.Logger, reg prometheus.Registerer) logs.WriterOptions {
+	dir := filepath.Join(cfg.Storage.Path, "spool")
+	if cfg.Storage.Spool.Path != "" {
+		dir = cfg.Path(cfg.Storage.Spool.Path)
+	}
+	return logs.WriterOptions{
+		Store: store, Name: source,
+		SpoolDir: filepath.Join(dir, source), SpoolMaxBytes: int64(cfg.Storage.Spool.MaxBytes),
+		Logger: logger, Registerer: reg,
+	}
+}

@@ -245,7 +245,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		}
 	}
 	if c.runs("syslog") {
-		syslogWriter, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", Logger: logger, Registerer: reg})
+		syslogWriter, err := logs.NewWriter(writerOptions(cfg, store, "syslog", logger, reg))
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (c *serveCommand) run(ctx context.Context) error {
 		g.Go(func() error { return syslogWriter.Run(ctx) })
 	}
 	if c.runs("traps") {
-		recordWriter, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "traps", Logger: logger, Registerer: reg})
+		recordWriter, err := logs.NewWriter(writerOptions(cfg, store, "traps", logger, reg))
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,10 @@ type Storage struct {
 	// Backend of the log store: embedded (default) or elasticsearch.
 	Backend       string        `yaml:"backend"`
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
+	// Spool keeps the records receivers accepted until the log store has
+	// them, one directory per source (syslog, traps) under Path (default
+	// spool under storage.path), each bounded by MaxBytes (default 1GiB).
+	Spool Spool `yaml:"spool"`
 }
 
 // DefaultRetentionDays is the embedded log store's retention when the
@@ -365,6 +369,11 @@ func Parse(name string, src []byte) (*Config, error) {
 		}
 	}
 	c.checkStorage(add)
+	if c.Storage.Spool.MaxBytes < 0 {
+		add(c.Storage.Spool.Where.At("max_bytes"), "storage: spool: max_bytes must not be negative")
+	} else if c.Storage.Spool.MaxBytes > 0 && c.Storage.Spool.MaxBytes < 1<<20 {
+		add(c.Storage.Spool.Where.At("max_bytes"), "storage: spool: max_bytes must be at least 1MiB")
+	}
 	if c.Storage.RetentionDays < 0 {
 		add(c.Storage.Where.At("retention_days"), "storage: retention_days must not be negative (0 keeps everything)")
 	}

@@ -80,3 +80,24 @@ func TestElasticsearchStorageErrors(t *testing.T) {
 		t.Fatalf("elasticsearch without the backend: %v", err)
 	}
 }
+
+func TestStorageSpool(t *testing.T) {
+	c, err := Parse("k.yml", []byte("storage:\n  spool: {path: /var/spool/kusanagi, max_bytes: 512MiB}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.Spool.Path != "/var/spool/kusanagi" || c.Storage.Spool.MaxBytes != 512<<20 {
+		t.Fatalf("decoded %+v", c.Storage.Spool)
+	}
+	for src, want := range map[string]string{
+		"storage:\n  spool:\n    max_bytes: -1\n":   "k.yml:3:16: storage: spool: max_bytes must not be negative",
+		"storage:\n  spool:\n    max_bytes: 1KiB\n": "k.yml:3:16: storage: spool: max_bytes must be at least 1MiB",
+		"storage:\n  spool:\n    max_bytes: lots\n": "k.yml:3:16:",
+		"storage:\n  spool:\n    maxbytes: 1GiB\n":  "k.yml:3:5:",
+	} {
+		_, err := Parse("k.yml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", src, err, want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // A spool is segment files of frames:
@@ -51,10 +52,18 @@ type Entry struct {
 	Data []byte
 }
 
-// Size is at most the bytes the entry takes in a segment: what the size
-// bound counts.
+// Size is the bytes the entry takes in a segment: what the size bound
+// counts.
 func (e Entry) Size() int64 {
-	return int64(frameHeader + binary.MaxVarintLen64 + len(e.ID) + len(e.Data))
+	return int64(frameHeader + uvarintLen(uint64(len(e.ID))) + len(e.ID) + len(e.Data))
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // Segment is one file of the spool.
@@ -92,8 +101,10 @@ type Spool struct {
 	segs    []*Segment // oldest first; the last is appended to unless sealed
 	active  *os.File   // the open last segment, nil when sealed
 	nextSeq uint64
-	bytes   int64
-	records int64
+	// bytes and records change under mu and are read without it: Size
+	// must not wait for an fsync in progress.
+	bytes   atomic.Int64
+	records atomic.Int64
 }
 
 // Open opens the spool in o.Dir, creating it, and counts what an earlier
@@ -146,8 +157,8 @@ func Open(o Options) (*Spool, error) {
 	}
 	slices.SortFunc(s.segs, func(a, b *Segment) int { return cmpUint(a.seq, b.seq) })
 	for _, sg := range s.segs {
-		s.bytes += sg.bytes
-		s.records += sg.records
+		s.bytes.Add(sg.bytes)
+		s.records.Add(sg.records)
 	}
 	// Segments of an earlier process are never appended to: whatever tail
 	// they have stays where it is, and new frames go to a new segment.
@@ -173,8 +184,8 @@ func (s *Spool) Append(entries []Entry) error {
 	for _, e := range entries {
 		need += e.Size()
 	}
-	if s.bytes+need > s.maxBytes {
-		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrFull, s.bytes, s.maxBytes)
+	if s.bytes.Load()+need > s.maxBytes {
+		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrFull, s.bytes.Load(), s.maxBytes)
 	}
 	var buf []byte
 	for _, e := range entries {
@@ -202,8 +213,8 @@ func (s *Spool) Append(entries []Entry) error {
 	}
 	sg.bytes += int64(len(buf))
 	sg.records += int64(len(entries))
-	s.bytes += int64(len(buf))
-	s.records += int64(len(entries))
+	s.bytes.Add(int64(len(buf)))
+	s.records.Add(int64(len(entries)))
 	return nil
 }
 
@@ -236,7 +247,7 @@ func (s *Spool) createLocked() error {
 	}
 	s.active = f
 	s.segs = append(s.segs, &Segment{seq: s.nextSeq, path: path, bytes: int64(len(spoolMagic))})
-	s.bytes += int64(len(spoolMagic))
+	s.bytes.Add(int64(len(spoolMagic)))
 	s.nextSeq++
 	return nil
 }
@@ -306,8 +317,8 @@ func (s *Spool) Remove(sg *Segment) error {
 		return fmt.Errorf("cannot delete a replayed spool segment: %w", err)
 	}
 	s.segs = slices.Delete(s.segs, i, i+1)
-	s.bytes -= sg.bytes
-	s.records -= sg.records
+	s.bytes.Add(-sg.bytes)
+	s.records.Add(-sg.records)
 	return nil
 }
 
@@ -327,16 +338,12 @@ func (s *Spool) Segments() int {
 
 // Free is how many bytes may still be appended before MaxBytes.
 func (s *Spool) Free() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxBytes - s.bytes
+	return s.maxBytes - s.bytes.Load()
 }
 
 // Size is the bytes and entries in the spool.
 func (s *Spool) Size() (bytes, records int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bytes, s.records
+	return s.bytes.Load(), s.records.Load()
 }
 
 // Close closes the segment being appended to.

@@ -29,7 +29,7 @@ func TestLoggerToStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", FlushInterval: 10 * time.Millisecond})
+	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
