@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func main() {
 	step := flag.Duration("step", 2*time.Second, "duration of each UDP rate step")
 	ratesFlag := flag.String("rates", "10000,25000,50000,75000,100000,150000,200000", "UDP rate steps, lines/s")
 	tcpLines := flag.Int("tcp-lines", 500000, "lines per TCP run")
-	burstLines := flag.Int("burst-lines", 150000, "lines of the TCP burst that fits kusanagi's store queue (200000 records), to see accept+parse apart from indexing")
+	burstLines := flag.Int("burst-lines", 150000, "lines of the TCP burst small enough for the writer's buffer in front of kusanagi's store (a 200000-record queue when this was written), to see accept+parse apart from indexing")
 	repeat := flag.Int("repeat", 3, "TCP runs per receiver and framing; the table gives the range")
 	flag.StringVar(&profileDir, "profile", "", "write kusanagi's CPU profile during its first TCP run to this directory")
 	rcvbuf := flag.String("rsyslog-rcvbuf", "16m", "imudp rcvbufSize for rsyslog: the same 16 MiB kusanagi asks for; empty for the kernel default")
@@ -139,7 +140,7 @@ type udpStep struct {
 	reached float64 // rate the sender really reached
 	got     int     // kusanagi: accepted and parsed (messages_total); rsyslog: lines in its file
 	stored  int     // kusanagi: records written to the store
-	queue   int     // kusanagi: records dropped by the store's full queue
+	queue   int     // kusanagi: records the writer dropped (kusanagi_logs_records_dropped_total)
 	kernel  int     // host-wide UDP receive-buffer drops during the step
 	cpu     float64 // CPU seconds from the step's start until settled
 }
@@ -216,7 +217,7 @@ func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (u
 	s := udpStep{rate: rate, sent: sent, reached: reached,
 		got: int(after.udp - before.udp), stored: int(after.written - before.written),
 		queue: int(after.dropped - before.dropped), kernel: int(kernelDrops() - drops), cpu: mustCPU(k.pid()) - cpu0}
-	log.Printf("kusanagi udp %d/s: sent %d (%.0f/s) accepted %d stored %d queue-dropped %d kernel-dropped %d cpu %.2fs",
+	log.Printf("kusanagi udp %d/s: sent %d (%.0f/s) accepted %d stored %d writer-dropped %d kernel-dropped %d cpu %.2fs",
 		rate, sent, reached, s.got, s.stored, s.queue, s.kernel, s.cpu)
 	return s, nil
 }
@@ -268,7 +269,7 @@ type tcpKind struct {
 
 // tcpRuns sends n lines over one connection as fast as the sender can
 // write, repeat times per receiver and framing, plus the burst that fits
-// kusanagi's store queue.
+// the writer's buffer in front of kusanagi's store.
 func tcpRuns(k *kusanagi, r *rsyslog, lines [][]byte, n, burst, repeat int) ([]*tcpKind, error) {
 	kinds := []*tcpKind{
 		{receiver: "kusanagi", framing: "newline", n: n},
@@ -422,7 +423,7 @@ func zeroLoss(steps []udpStep) lossless {
 		}
 		l := lossless{rate: s.rate}
 		if s.reached < 0.97*float64(s.rate) {
-			l = lossless{rate: int(s.reached), senderLimited: true}
+			l = lossless{rate: int(math.Round(s.reached)), senderLimited: true}
 		}
 		if l.rate > best.rate {
 			best = l
@@ -476,8 +477,8 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	fmt.Fprintf(w, "), one run of `test/bench/syslogbench` on %d cores shared with other work (one-minute load average %s at the start, %s at the end), so numbers are noisy.\n\n", runtime.NumCPU(), loadAtStart, loadAverage())
 
 	fmt.Fprintf(w, "### UDP, %s per rate step\n\n", stepDur)
-	fmt.Fprintf(w, "Kusanagi *accepted* is `kusanagi_syslog_messages_total{transport=\"udp\"}` (read and parsed); *stored* is records written to the embedded store once it caught up, the rest dropped by the store's full queue (`kusanagi_logs_records_dropped_total`). rsyslog counts lines in its output file. Kernel drops are the host's UDP receive-buffer errors during the step. CPU is user+system seconds per 100k lines received, from the step's start until the receiver settled (kusanagi's includes indexing).\n\n")
-	fmt.Fprintf(w, "| lines/s asked | sender reached | kusanagi accepted | kusanagi stored (queue drops) | kernel drops | kusanagi CPU s/100k | rsyslog in file | kernel drops | rsyslog CPU s/100k |\n")
+	fmt.Fprintf(w, "Kusanagi *accepted* is `kusanagi_syslog_messages_total{transport=\"udp\"}` (read and parsed); *stored* is records written to the embedded store once it caught up, the rest dropped by the writer in front of it when its buffer was full (`kusanagi_logs_records_dropped_total`). rsyslog counts lines in its output file. Kernel drops are the host's UDP receive-buffer errors during the step. CPU is user+system seconds per 100k lines received, from the step's start until the receiver settled (kusanagi's includes indexing).\n\n")
+	fmt.Fprintf(w, "| lines/s asked | sender reached | kusanagi accepted | kusanagi stored (writer drops) | kernel drops | kusanagi CPU s/100k | rsyslog in file | kernel drops | rsyslog CPU s/100k |\n")
 	fmt.Fprintf(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for i := range max(len(udp.kusanagi), len(udp.rsyslog)) {
 		var rate int
@@ -575,20 +576,20 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	fmt.Fprintf(w, "| UDP: highest rate without loss (lines/s) | %s | %s | %s |\n", kBest, rBest, udpRatio)
 	fmt.Fprintf(w, "| UDP: received at the highest rate tried | %d of %d at %d/s | %d of %d at %d/s | |\n", kLast.got, kLast.sent, kLast.rate, rLast.got, rLast.sent, rLast.rate)
 	fmt.Fprintf(w, "| TCP newline, %d lines: lines/s | %s stored, %s accepted | %s | %s (stored) |\n", n, fmtRange(kStoredLo, kStoredHi), fmtRange(kAccLo, kAccHi), fmtRange(rLo, rHi), ratio(mid(kStoredLo, kStoredHi), mid(rLo, rHi)))
-	fmt.Fprintf(w, "| TCP newline, %d lines (fits the store queue): lines/s accepted | %s | | %s |\n", burst, fmtRange(bAccLo, bAccHi), ratio(mid(bAccLo, bAccHi), mid(rLo, rHi)))
+	fmt.Fprintf(w, "| TCP newline, %d lines (fits the writer's buffer): lines/s accepted | %s | | %s |\n", burst, fmtRange(bAccLo, bAccHi), ratio(mid(bAccLo, bAccHi), mid(rLo, rHi)))
 	fmt.Fprintf(w, "| Indexed into the embedded store during the TCP run (records/s) | %s | | |\n", fmtRange(kStoredLo, kStoredHi))
 	fmt.Fprintf(w, "| CPU s per 100k lines, TCP newline | %s | %s | %s |\n", spread(kCPULo, kCPUHi, "%.2f"), spread(rCPULo, rCPUHi, "%.2f"), ratio(mid(kCPULo, kCPUHi), mid(rCPULo, rCPUHi)))
 	fmt.Fprintf(w, "\nOf the %d lines kusanagi accepted over UDP across all steps, %d (%.1f%%) reached the embedded store", gotAll, storedAll, 100*float64(storedAll)/float64(max(gotAll, 1)))
 	if storedAll < gotAll {
-		fmt.Fprintf(w, "; the store's full queue dropped the rest")
+		fmt.Fprintf(w, "; the writer dropped the rest (its buffer in front of the store was full)")
 	}
 	fmt.Fprintf(w, ".\n")
 
 	fmt.Fprintf(w, "\n### Targets (issue 5)\n\n")
-	// Past the store's queue (200000 records) TCP reads wait for the
+	// Past the writer's buffer in front of the store TCP reads wait for the
 	// store: the long run accepts at the indexing pace, the burst does not.
 	if mid(bAccLo, bAccHi) > 1.5*mid(kAccLo, kAccHi) {
-		fmt.Fprintf(w, "- Kusanagi's TCP path is bounded by indexing: over %d lines it accepts %s lines/s, but %s lines/s in the %d-line burst that fits the store's queue (200000 records); once the queue is full, TCP reads wait for the store. The burst is the product's accept+parse rate without that backpressure, though the store indexes at the same time on the same cores.\n",
+		fmt.Fprintf(w, "- Kusanagi's TCP path is bounded by indexing: over %d lines it accepts %s lines/s, but %s lines/s in the %d-line burst that fits the writer's buffer in front of the store; once that buffer is full, TCP reads wait for the store. The burst is the product's accept+parse rate without that backpressure, though the store indexes at the same time on the same cores.\n",
 			n, fmtRange(kAccLo, kAccHi), fmtRange(bAccLo, bAccHi), burst)
 	}
 	met := func(ok bool) string {
@@ -607,7 +608,7 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 		}
 	}
 	fmt.Fprintf(w, "- Accept and parse UDP at rsyslog's rate or better: %s (%s vs %s lines/s without loss).\n", udpMet, kBest, rBest)
-	fmt.Fprintf(w, "- Accept and parse TCP at rsyslog's rate or better: %s (kusanagi accepts %s lines/s in the burst that fits its queue, %s lines/s over %d lines; rsyslog writes %s lines/s to its file).\n",
+	fmt.Fprintf(w, "- Accept and parse TCP at rsyslog's rate or better: %s (kusanagi accepts %s lines/s in the burst that fits its writer's buffer, %s lines/s over %d lines; rsyslog writes %s lines/s to its file).\n",
 		met(bAccLo >= rHi), fmtRange(bAccLo, bAccHi), fmtRange(kAccLo, kAccHi), n, fmtRange(rLo, rHi))
 	fmt.Fprintf(w, "- ≥ 50000 lines/s indexed into the embedded store on 2 cores: %s (%s records/s).\n", met(kStoredLo >= 50000), fmtRange(kStoredLo, kStoredHi))
 	fmt.Fprintf(w, "- CPU: kusanagi uses %s rsyslog's CPU per line over TCP (it parses every line into fields and indexes it; rsyslog appends the raw line to a file).\n", ratio(mid(kCPULo, kCPUHi), mid(rCPULo, rCPUHi)))
