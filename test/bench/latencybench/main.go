@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -190,6 +191,8 @@ func (p *process) waitLog(re string, timeout time.Duration) ([]string, error) {
 
 func start(bin string, args ...string) (*process, error) {
 	p := &process{cmd: exec.Command(bin, args...)}
+	// The kernel kills kusanagi when the benchmark exits, however it exits.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		return nil, err

@@ -15,8 +15,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
+
+// dieWithUs has the kernel kill a receiver when the benchmark exits, even
+// through log.Fatal or a signal, so that no receiver outlives it.
+var dieWithUs = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
 // 100 on every Linux architecture Go runs on.
@@ -185,6 +190,7 @@ syslog:
 	k.cmd = exec.Command(bin, "syslog", "--config.file="+cfg, "--log.level=warn",
 		"--syslog.listen-address="+k.syslog, "--web.listen-address="+k.web, "--data.dir="+filepath.Join(dir, "data"))
 	k.cmd.Stderr = os.Stderr
+	k.cmd.SysProcAttr = dieWithUs
 	if err := k.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start kusanagi syslog: %w", err)
 	}
@@ -334,6 +340,7 @@ input(type="imtcp" address="::1" port="%d" ruleset="bench")
 	}
 	r.cmd = exec.Command("rsyslogd", "-n", "-f", conf, "-i", filepath.Join(dir, "rsyslogd.pid"))
 	r.cmd.Stderr = os.Stderr
+	r.cmd.SysProcAttr = dieWithUs
 	if err := r.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start rsyslogd: %w", err)
 	}
