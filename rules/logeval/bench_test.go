@@ -51,6 +51,7 @@ func benchmarkEvaluate(b *testing.B, total int) {
 	spacing := min(10*time.Millisecond, 24*time.Hour/time.Duration(total))
 	const batch = 20_000
 	recs := make([]logs.Record, batch)
+	began, cpu := time.Now(), storetest.ProcessCPU()
 	for i := 0; i < total; i += batch {
 		for j := range recs {
 			n := i + j
@@ -65,6 +66,8 @@ func benchmarkEvaluate(b *testing.B, total int) {
 			b.Fatal(err)
 		}
 	}
+	b.Logf("%d records written in %s: %.0f records/s, %.0f records/cpu-s", total, time.Since(began).Round(time.Second),
+		float64(total)/time.Since(began).Seconds(), float64(total)/(storetest.ProcessCPU()-cpu).Seconds())
 	for _, shape := range ruleShapes {
 		b.Run("rules="+shape.name, func(b *testing.B) {
 			evaluateRound(b, store, shape.query, start.Add(time.Duration(total)*spacing))
