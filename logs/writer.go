@@ -22,7 +22,8 @@ type WriterOptions struct {
 	// SpoolDir is where accepted records wait for the store; required.
 	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add drops and
 	// AddWait waits. SpoolSegmentBytes is the size of one spool file
-	// (default 8 MiB), which is also what the reader holds in memory.
+	// (default 2 MiB): what the reader holds in memory, and what a crash
+	// may write to the store twice (see Writer).
 	SpoolDir          string
 	SpoolMaxBytes     int64
 	SpoolSegmentBytes int64
@@ -111,7 +112,7 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 		}
 	}
 	def(&o.SpoolMaxBytes, 1<<30)
-	def(&o.SpoolSegmentBytes, 8<<20)
+	def(&o.SpoolSegmentBytes, 2<<20)
 	def(&o.PendingBytes, 4<<20)
 	if o.SpoolSegmentBytes > o.SpoolMaxBytes {
 		o.SpoolSegmentBytes = o.SpoolMaxBytes
