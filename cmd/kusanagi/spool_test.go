@@ -45,7 +45,9 @@ func TestSyslogKill9LosesNothingAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	waitFor(t, time.Minute, func() bool { return metric(t, web, `kusanagi_logs_records_spooled_total\{source="syslog"\}`) == strconv.Itoa(n) })
+	waitFor(t, time.Minute, func() bool {
+		return metric(t, web, `kusanagi_logs_records_spooled_total\{source="syslog"\}`) == strconv.Itoa(n)
+	})
 	inSpool := metric(t, web, `kusanagi_logs_spool_records\{source="syslog"\}`)
 	written := metric(t, web, `kusanagi_logs_records_written_total\{source="syslog"\}`)
 	p.cmd.Process.Signal(syscall.SIGKILL)
