@@ -206,7 +206,7 @@ func (w *Writer) makeRoomLocked() {
 // and counted rather than stalling a datagram receiver. It waits only
 // while the commit in progress holds PendingBytes, a few milliseconds.
 func (w *Writer) Add(r Record) {
-	e := spool.Entry{Data: encodeRecord(nil, &r)}
+	e := spool.Entry{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}
 	w.mu.Lock()
 	for {
 		if w.closed || w.failing {
@@ -234,7 +234,7 @@ func (w *Writer) Add(r Record) {
 // AddWait accepts a record, waiting while the spool is full: stream
 // receivers (TCP, TLS) push back on their senders instead of dropping.
 func (w *Writer) AddWait(ctx context.Context, r Record) error {
-	e := spool.Entry{Data: encodeRecord(nil, &r)}
+	e := spool.Entry{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}
 	counted := false
 	w.mu.Lock()
 	for {
@@ -296,9 +296,9 @@ func (w *Writer) commitLoop(ctx context.Context) {
 			w.closed = true
 			w.makeRoomLocked()
 			w.mu.Unlock()
-			// Receivers may still be inside Add; what they queued before
-			// closed was set is appended here.
-			spare = w.commitOnce(context.WithoutCancel(ctx), spare)
+			// What receivers queued before closed was set is appended
+			// here; with ctx ended, a full spool does not hold Run up.
+			w.commitOnce(ctx, spare)
 			return
 		}
 		if wait := w.opts.CommitInterval - time.Since(last); wait > 0 {

@@ -187,7 +187,7 @@ func (s *Spool) Append(entries []Entry) error {
 	if s.bytes.Load()+need > s.maxBytes {
 		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrFull, s.bytes.Load(), s.maxBytes)
 	}
-	var buf []byte
+	buf := make([]byte, 0, need)
 	for _, e := range entries {
 		buf = appendFrame(buf, e)
 	}
@@ -218,14 +218,19 @@ func (s *Spool) Append(entries []Entry) error {
 	return nil
 }
 
+// appendFrame encodes e in place at the end of buf: the Writer spools
+// hundreds of thousands of records a second, and a payload of its own per
+// frame would copy each one twice.
 func appendFrame(buf []byte, e Entry) []byte {
-	var payload []byte
-	payload = binary.AppendUvarint(payload, uint64(len(e.ID)))
-	payload = append(payload, e.ID...)
-	payload = append(payload, e.Data...)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.LittleEndian.AppendUint32(buf, crc32.Checksum(payload, castagnoli))
-	return append(buf, payload...)
+	start := len(buf)
+	buf = append(buf, make([]byte, frameHeader)...)
+	buf = binary.AppendUvarint(buf, uint64(len(e.ID)))
+	buf = append(buf, e.ID...)
+	buf = append(buf, e.Data...)
+	payload := buf[start+frameHeader:]
+	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
+	return buf
 }
 
 func (s *Spool) createLocked() error {
@@ -391,7 +396,8 @@ func decodeSegment(b []byte) ([]Entry, int) {
 			break
 		}
 		id := string(payload[k : k+int(idLen)])
-		doc := slices.Clone(payload[k+int(idLen):])
+		// A sub-slice: the segment's bytes were read for this call alone.
+		doc := payload[k+int(idLen) : len(payload) : len(payload)]
 		out = append(out, Entry{ID: id, Data: doc})
 		b = b[frameHeader+int(n):]
 	}

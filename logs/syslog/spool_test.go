@@ -3,7 +3,6 @@ package syslog
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -86,46 +85,20 @@ func TestStreamBackpressureThroughSpool(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			var written atomic.Int64
-			done := make(chan error, 1)
-			go func() {
-				for i := range lines {
-					line := fmt.Sprintf("<187>Nov 25 10:00:00 core1 %%LINK-3-UPDOWN: %06d %s", i, strings.Repeat("x", lineSize-56))
-					frame := fmt.Sprintf("%d %s", len(line), line)
-					if _, err := io.WriteString(c, frame); err != nil {
-						done <- err
-						return
-					}
-					written.Add(int64(len(frame)))
-				}
-				done <- nil
-			}()
-			last := int64(-1)
-			for last != written.Load() {
-				last = written.Load()
-				select {
-				case err := <-done:
-					t.Fatalf("the sender wrote all %d bytes with the store stalled (err %v)", written.Load(), err)
-				case <-time.After(time.Second):
-				}
-			}
+			last, finish := sendUntilStalled(t, c, lines, func(i int) string {
+				line := fmt.Sprintf("<187>Nov 25 10:00:00 core1 %%LINK-3-UPDOWN: %06d %s", i, strings.Repeat("x", lineSize-56))
+				return fmt.Sprintf("%d %s", len(line), line)
+			})
 			t.Logf("%s: the sender blocked after %.1f MiB", transport, float64(last)/(1<<20))
 			if last > bound || last < spoolMax {
 				t.Fatalf("the sender blocked after %d bytes; want between the spool bound %d and %d", last, spoolMax, bound)
 			}
 			close(store.gate)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatal("the sender did not finish after the store caught up")
-			}
-			for deadline := time.Now().Add(30 * time.Second); store.stored.Load() != lines; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d lines stored", store.stored.Load(), lines)
-				}
+			finish(store.stored.Load)
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			if len(store.seen) != lines {
+				t.Fatalf("%d distinct lines stored, want %d", len(store.seen), lines)
 			}
 		})
 	}

@@ -67,47 +67,61 @@ func TestStreamBackpressure(t *testing.T) {
 			defer c.Close()
 			line := "<187>Nov 25 10:00:00 core1 %LINK-3-UPDOWN: " + strings.Repeat("x", lineSize-48)
 			frame := fmt.Sprintf("%d %s", len(line), line)
-			var written atomic.Int64
-			done := make(chan error, 1)
-			go func() {
-				for range lines {
-					if _, err := io.WriteString(c, frame); err != nil {
-						done <- err
-						return
-					}
-					written.Add(int64(len(frame)))
-				}
-				done <- nil
-			}()
-			// The sender has stalled when nothing more is written for a second.
-			last := int64(-1)
-			for last != written.Load() {
-				last = written.Load()
-				select {
-				case err := <-done:
-					t.Fatalf("the sender wrote all %d bytes into a stalled store (err %v)", written.Load(), err)
-				case <-time.After(time.Second):
-				}
-			}
+			last, finish := sendUntilStalled(t, c, lines, func(int) string { return frame })
 			t.Logf("%s: the sender blocked after %.1f MiB", transport, float64(last)/(1<<20))
 			if last > bound || store.stored.Load() != 0 {
 				t.Fatalf("%d bytes taken and %d records stored while the store stalled", last, store.stored.Load())
 			}
 			close(store.release)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(60 * time.Second):
-				t.Fatal("the sender did not finish after the store caught up")
-			}
-			for deadline := time.Now().Add(30 * time.Second); store.stored.Load() != lines; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d lines stored", store.stored.Load(), lines)
-				}
-			}
+			finish(store.stored.Load)
 		})
+	}
+}
+
+// sendUntilStalled writes frame(i) for i < lines to c from a goroutine
+// until the receiver stops reading: it returns the bytes written when
+// nothing more was written for a second. finish, called once the store
+// takes records again, waits for the sender to write the rest and for
+// stored to reach lines.
+func sendUntilStalled(t *testing.T, c net.Conn, lines int, frame func(i int) string) (written int64, finish func(stored func() int64)) {
+	t.Helper()
+	var n atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for i := range lines {
+			f := frame(i)
+			if _, err := io.WriteString(c, f); err != nil {
+				done <- err
+				return
+			}
+			n.Add(int64(len(f)))
+		}
+		done <- nil
+	}()
+	last := int64(-1)
+	for last != n.Load() {
+		last = n.Load()
+		select {
+		case err := <-done:
+			t.Fatalf("the sender wrote all %d bytes into a stalled store (err %v)", n.Load(), err)
+		case <-time.After(time.Second):
+		}
+	}
+	return last, func(stored func() int64) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("the sender did not finish after the store caught up")
+		}
+		for deadline := time.Now().Add(30 * time.Second); stored() != int64(lines); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d lines stored", stored(), lines)
+			}
+		}
 	}
 }
 
