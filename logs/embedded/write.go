@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,8 +17,8 @@ import (
 // Write stores each record in the partition of its @timestamp's UTC day,
 // one transaction per day. A record of a day that retention has already
 // deleted is refused and counted (kusanagi_logs_embedded_records_refused_total):
-// it would be deleted at once. One more than MaxFuture ahead is stored at
-// the time of writing (see MaxFuture). When one day's transaction fails
+// it would be deleted at once. A record more than MaxFuture ahead is
+// stored at the time of writing (see MaxFuture). When one day's transaction fails
 // the error is returned; days written before it stay written.
 func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 	if len(records) == 0 {
@@ -68,9 +69,7 @@ func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 func restamp(r *logs.Record, now time.Time) *logs.Record {
 	c := *r
 	c.Fields = make(map[string]string, len(r.Fields)+1)
-	for k, v := range r.Fields {
-		c.Fields[k] = v
-	}
+	maps.Copy(c.Fields, r.Fields)
 	c.Fields[OriginalTimestampField] = r.Timestamp.UTC().Format(time.RFC3339Nano)
 	c.Timestamp = now
 	return &c
