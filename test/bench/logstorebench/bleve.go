@@ -112,25 +112,31 @@ func translate(n query.Node) (bq.Query, error) {
 		b.AddMustNot(q)
 		return b, nil
 	case query.Term:
-		if logs.TextFields[n.Field] {
-			q := bleve.NewMatchQuery(n.Value)
-			q.SetField(bleveField(n.Field))
-			return q, nil
-		}
-		q := bleve.NewTermQuery(n.Value)
-		q.SetField(bleveField(n.Field))
-		return q, nil
+		return fieldQuery(n.Field, n.Value, false), nil
 	case query.Phrase:
-		if logs.TextFields[n.Field] {
-			q := bleve.NewMatchPhraseQuery(n.Text)
-			q.SetField(bleveField(n.Field))
-			return q, nil
-		}
-		q := bleve.NewTermQuery(n.Text)
-		q.SetField(bleveField(n.Field))
-		return q, nil
+		return fieldQuery(n.Field, n.Text, true), nil
 	}
 	return nil, fmt.Errorf("the benchmark's Bleve translation has no %T", n)
+}
+
+// fieldQuery matches text in a field: analyzed words (a phrase, or any
+// order) in a text field, the whole value in a keyword.
+func fieldQuery(field, text string, phrase bool) bq.Query {
+	type fielded interface {
+		bq.Query
+		SetField(string)
+	}
+	var q fielded
+	switch {
+	case !logs.TextFields[field]:
+		q = bleve.NewTermQuery(text)
+	case phrase:
+		q = bleve.NewMatchPhraseQuery(text)
+	default:
+		q = bleve.NewMatchQuery(text)
+	}
+	q.SetField(bleveField(field))
+	return q
 }
 
 func translateAll(nodes []query.Node) ([]bq.Query, error) {
