@@ -47,8 +47,9 @@ type Web struct {
 type Storage struct {
 	Where yamlpos.Meta
 	Path  string `yaml:"path"`
-	// RetentionDays is how long the embedded log store keeps records, in
-	// days (default 7); 0 keeps them until the disk is full.
+	// RetentionDays is how long the log store keeps records, in days
+	// (default 7); 0 keeps them until the disk is full. The embedded store
+	// deletes whole days (docs/log-store.md).
 	RetentionDays int `yaml:"retention_days"`
 	// Backend of the log store: embedded (default) or elasticsearch.
 	Backend       string        `yaml:"backend"`
@@ -59,8 +60,8 @@ type Storage struct {
 	Spool Spool `yaml:"spool"`
 }
 
-// DefaultRetentionDays is the embedded log store's retention when the
-// config sets none.
+// DefaultRetentionDays is the log store's retention when the config sets
+// none.
 const DefaultRetentionDays = 7
 
 // Catalogue names the alert catalogue files.
