@@ -156,7 +156,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		if c.leader.Swap(false) {
-			c.logger.Warn("no longer the notification leader")
+			if ctx.Err() != nil {
+				c.logger.Info("stepping down as the notification leader: shutting down")
+			} else {
+				c.logger.Warn("no longer the notification leader: the etcd session ended")
+			}
 		}
 		c.isLeader.Set(0)
 		c.session.Store(nil)
