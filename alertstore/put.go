@@ -149,6 +149,7 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 		a.metrics.conflicts.Inc()
 		a.settled(batch)
 		if err := a.refresh(ctx, batch); err != nil {
+			a.settled(writes[start:])
 			return nil, err
 		}
 		for _, w := range batch {
