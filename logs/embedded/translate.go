@@ -64,9 +64,8 @@ var wildcardCache = struct {
 	m map[string]*regexp.Regexp
 }{m: map[string]*regexp.Regexp{}}
 
-// wildcardRE compiles an Elasticsearch wildcard pattern (* any run, ? one
-// character, backslash escapes) to an anchored regular expression; text
-// fields match case-insensitively, as their analyzed words do.
+// wildcardRE is query.WildcardRegexp, cached: a rule runs the same
+// pattern on every evaluation.
 func wildcardRE(pattern string, fold bool) (*regexp.Regexp, error) {
 	key := strconv.FormatBool(fold) + pattern
 	wildcardCache.Lock()
@@ -74,29 +73,7 @@ func wildcardRE(pattern string, fold bool) (*regexp.Regexp, error) {
 	if re, ok := wildcardCache.m[key]; ok {
 		return re, nil
 	}
-	var b strings.Builder
-	b.WriteString("^")
-	if fold {
-		b.WriteString("(?i)")
-	}
-	escaped := false
-	for _, r := range pattern {
-		switch {
-		case escaped:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-			escaped = false
-		case r == '\\':
-			escaped = true
-		case r == '*':
-			b.WriteString(".*")
-		case r == '?':
-			b.WriteString(".")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
+	re, err := query.WildcardRegexp(pattern, fold)
 	if err == nil && len(wildcardCache.m) < 1000 {
 		wildcardCache.m[key] = re
 	}

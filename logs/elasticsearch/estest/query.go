@@ -3,10 +3,11 @@ package estest
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kusanagi-dev/kusanagi/logs/query"
 )
 
 // matcher decides whether a document matches a query.
@@ -206,7 +207,7 @@ func compileField(kind, f string, arg any, m *mapping) (matcher, *esError) {
 			return none, nil
 		}
 		ci, _ := opts["case_insensitive"].(bool)
-		re, err := wildcardRE(pattern, ci)
+		re, err := query.WildcardRegexp(pattern, ci)
 		if err != nil {
 			return nil, queryError("failed to create query: %v", err)
 		}
@@ -245,34 +246,6 @@ func phrase(tokens, words []string) bool {
 		}
 	}
 	return false
-}
-
-// wildcardRE compiles a Lucene wildcard: * any run, ? one character,
-// backslash escapes.
-func wildcardRE(pattern string, fold bool) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	if fold {
-		b.WriteString("(?i)")
-	}
-	escaped := false
-	for _, r := range pattern {
-		switch {
-		case escaped:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-			escaped = false
-		case r == '\\':
-			escaped = true
-		case r == '*':
-			b.WriteString("(?s:.*)")
-		case r == '?':
-			b.WriteString("(?s:.)")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(r)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
 }
 
 // numberBound parses a bound or a term of a numeric or date field.
