@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kusanagi-dev/kusanagi/ipv6"
 )
 
 // profileDir, when set, receives a CPU profile of kusanagi's first TCP run.
@@ -205,7 +207,7 @@ func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (u
 	if err != nil {
 		return udpStep{}, err
 	}
-	drops, cpu0 := kernelDrops(), mustCPU(k.pid())
+	drops, cpu0 := ipv6.UDPReceiveBufferErrors(), mustCPU(k.pid())
 	sent, reached, err := blast(k.syslog, lines, offset, rate, d)
 	if err != nil {
 		return udpStep{}, err
@@ -216,7 +218,7 @@ func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (u
 	}
 	s := udpStep{rate: rate, sent: sent, reached: reached,
 		got: int(after.udp - before.udp), stored: int(after.written - before.written),
-		queue: int(after.dropped - before.dropped), kernel: int(kernelDrops() - drops), cpu: mustCPU(k.pid()) - cpu0}
+		queue: int(after.dropped - before.dropped), kernel: int(ipv6.UDPReceiveBufferErrors() - drops), cpu: mustCPU(k.pid()) - cpu0}
 	log.Printf("kusanagi udp %d/s: sent %d (%.0f/s) accepted %d stored %d writer-dropped %d kernel-dropped %d cpu %.2fs",
 		rate, sent, reached, s.got, s.stored, s.queue, s.kernel, s.cpu)
 	return s, nil
@@ -227,7 +229,7 @@ func (r *rsyslog) udpStep(lines [][]byte, offset, rate int, d time.Duration) (ud
 	if err != nil {
 		return udpStep{}, err
 	}
-	drops, cpu0 := kernelDrops(), mustCPU(r.pid())
+	drops, cpu0 := ipv6.UDPReceiveBufferErrors(), mustCPU(r.pid())
 	sent, reached, err := blast(r.syslog, lines, offset, rate, d)
 	if err != nil {
 		return udpStep{}, err
@@ -237,7 +239,7 @@ func (r *rsyslog) udpStep(lines [][]byte, offset, rate int, d time.Duration) (ud
 		return udpStep{}, err
 	}
 	s := udpStep{rate: rate, sent: sent, reached: reached, got: after - before,
-		kernel: int(kernelDrops() - drops), cpu: mustCPU(r.pid()) - cpu0}
+		kernel: int(ipv6.UDPReceiveBufferErrors() - drops), cpu: mustCPU(r.pid()) - cpu0}
 	log.Printf("rsyslog udp %d/s: sent %d (%.0f/s) written %d kernel-dropped %d cpu %.2fs", rate, sent, reached, s.got, s.kernel, s.cpu)
 	return s, nil
 }

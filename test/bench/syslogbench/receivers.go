@@ -80,41 +80,6 @@ func loadAverage() string {
 	return strings.Fields(string(b))[0]
 }
 
-// kernelDrops sums the host's UDP receive-buffer drops (IPv4 and IPv6):
-// host wide, so anything else on the machine that overflows a UDP socket
-// during a step shows up here too.
-func kernelDrops() float64 {
-	total := 0.0
-	if b, err := os.ReadFile("/proc/net/snmp"); err == nil {
-		var header []string
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) == 0 || f[0] != "Udp:" {
-				continue
-			}
-			if header == nil {
-				header = f
-				continue
-			}
-			for i, h := range header {
-				if h == "RcvbufErrors" && i < len(f) {
-					v, _ := strconv.ParseFloat(f[i], 64)
-					total += v
-				}
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/net/snmp6"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "Udp6RcvbufErrors" {
-				v, _ := strconv.ParseFloat(f[1], 64)
-				total += v
-			}
-		}
-	}
-	return total
-}
-
 func freePort(network string) (int, error) {
 	if network == "udp" {
 		c, err := net.ListenPacket("udp6", "[::1]:0")
