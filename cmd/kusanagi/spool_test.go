@@ -14,6 +14,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
 )
@@ -65,19 +66,7 @@ func TestSyslogKill9LosesNothingAccepted(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 
-	store, err := embedded.Open(filepath.Join(data, "logs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	q, err := query.Parse(`log.syslog.appname:spooltest`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := store.Count(context.Background(), q, []string{"log.syslog.msgid"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	groups := countStored(t, data, `log.syslog.appname:spooltest`, "log.syslog.msgid")
 	var total int64
 	seen := make([]bool, n)
 	for _, g := range groups {
@@ -179,20 +168,28 @@ func TestTrapsKill9LosesNothingAccepted(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 
+	groups := countStored(t, data, `event.dataset:snmp.trap`, "snmp.varbind.IF-MIB.ifIndex")
+	if want, _ := strconv.Atoi(received); len(groups) != want {
+		t.Fatalf("%d distinct traps in the store after the restart, want the %d received", len(groups), want)
+	}
+}
+
+// countStored opens the embedded store a stopped kusanagi left in data and
+// counts the records matching q in the last hour per value of field.
+func countStored(t *testing.T, data, q, field string) []logs.GroupCount {
+	t.Helper()
 	store, err := embedded.Open(filepath.Join(data, "logs"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	q, err := query.Parse(`event.dataset:snmp.trap`)
+	parsed, err := query.Parse(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, err := store.Count(context.Background(), q, []string{"snmp.varbind.IF-MIB.ifIndex"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	groups, err := store.Count(context.Background(), parsed, []string{field}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want, _ := strconv.Atoi(received); len(groups) != want {
-		t.Fatalf("%d distinct traps in the store after the restart, want the %d received", len(groups), want)
-	}
+	return groups
 }
