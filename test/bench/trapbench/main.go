@@ -140,33 +140,39 @@ var (
 	storedRE   = regexp.MustCompile(`(?m)^kusanagi_logs_records_written_total\{source="traps"\} (\S+)$`)
 )
 
-// stored returns how many trap records reached the log store.
-func (k *kusanagi) stored() int {
+// metrics is kusanagi's /metrics text, "" when it does not answer.
+func (k *kusanagi) metrics() string {
 	resp, err := http.Get("http://" + k.web + "/metrics")
 	if err != nil {
-		return -1
+		return ""
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
-	if m := storedRE.FindStringSubmatch(b.String()); m != nil {
-		v, _ := strconv.ParseFloat(m[1], 64)
+	return b.String()
+}
+
+// stored returns how many trap records reached the log store.
+func (k *kusanagi) stored() int {
+	m := k.metrics()
+	if m == "" {
+		return -1
+	}
+	if s := storedRE.FindStringSubmatch(m); s != nil {
+		v, _ := strconv.ParseFloat(s[1], 64)
 		return int(v)
 	}
 	return 0
 }
 
 func (k *kusanagi) count() int {
-	resp, err := http.Get("http://" + k.web + "/metrics")
-	if err != nil {
+	m := k.metrics()
+	if m == "" {
 		return -1
 	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
 	n := 0.0
-	for _, m := range receivedRE.FindAllStringSubmatch(b.String(), -1) {
-		v, _ := strconv.ParseFloat(m[1], 64)
+	for _, s := range receivedRE.FindAllStringSubmatch(m, -1) {
+		v, _ := strconv.ParseFloat(s[1], 64)
 		n += v
 	}
 	return int(n)
