@@ -8,6 +8,7 @@ import (
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
+	"github.com/kusanagi-dev/kusanagi/logs/storetest"
 )
 
 // TestEveryTrapIsStoredAndSearchable sends a matched and an unmatched trap
@@ -18,15 +19,8 @@ func TestEveryTrapIsStoredAndSearchable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "traps", SpoolDir: t.TempDir(), FlushInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { store.Close() }) // after the writer stops
+	w := storetest.RunWriter(t, logs.WriterOptions{Store: store, Name: "traps", FlushInterval: 10 * time.Millisecond})
 
 	tr := startReceiver(t, testCatalogue, Options{Records: w})
 	if out, err := netSNMP(t, "snmptrap", append([]string{"-v", "2c", "-c", "s3cret", "udp6:" + tr.v6, "", linkDown}, linkVarbinds...)...); err != nil {

@@ -185,3 +185,20 @@ func Run(t *testing.T, newStore func(t *testing.T) logs.Store) {
 		}
 	})
 }
+
+// RunWriter starts a logs.Writer with o (its spool in a temporary
+// directory) until the test ends: the receivers' tests write through it as
+// kusanagi does.
+func RunWriter(t *testing.T, o logs.WriterOptions) *logs.Writer {
+	t.Helper()
+	o.SpoolDir = t.TempDir()
+	w, err := logs.NewWriter(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}

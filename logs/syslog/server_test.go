@@ -15,6 +15,7 @@ import (
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/embedded"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
+	"github.com/kusanagi-dev/kusanagi/logs/storetest"
 )
 
 // TestLoggerToStore sends with util-linux logger over UDP and TCP (both
@@ -28,15 +29,8 @@ func TestLoggerToStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	w, err := logs.NewWriter(logs.WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), FlushInterval: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { store.Close() }) // after the writer stops
+	w := storetest.RunWriter(t, logs.WriterOptions{Store: store, Name: "syslog", FlushInterval: 10 * time.Millisecond})
 	addrs := startServer(t, Options{UDPAddresses: []string{"[::]:0"}, TCPAddresses: []string{"[::]:0"}, Records: w})
 	udpPort := strconv.Itoa(addrs[0].(*net.UDPAddr).Port)
 	tcpPort := strconv.Itoa(addrs[1].(*net.TCPAddr).Port)

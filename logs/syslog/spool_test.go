@@ -12,6 +12,7 @@ import (
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 	"github.com/kusanagi-dev/kusanagi/logs/query"
+	"github.com/kusanagi-dev/kusanagi/logs/storetest"
 )
 
 // slowStore is a log store that takes nothing while gate is open and
@@ -51,20 +52,6 @@ func (s *slowStore) Count(context.Context, query.Node, []string, time.Time, time
 }
 func (s *slowStore) Close() error { return nil }
 
-func runWriter(t *testing.T, o logs.WriterOptions) *logs.Writer {
-	t.Helper()
-	o.SpoolDir = t.TempDir()
-	w, err := logs.NewWriter(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return w
-}
-
 // TestStreamBackpressureThroughSpool: with the real Writer in front of a
 // stalled store, a TCP or TLS sender is pushed back once the spool is at
 // its bound, so what the receiver took is bounded by the spool and the
@@ -79,7 +66,7 @@ func TestStreamBackpressureThroughSpool(t *testing.T) {
 	for transport, dial := range streamDialers(t) {
 		t.Run(transport, func(t *testing.T) {
 			store := &slowStore{gate: make(chan struct{}), seen: map[string]bool{}}
-			w := runWriter(t, logs.WriterOptions{Store: store, Name: "syslog", SpoolMaxBytes: spoolMax, PendingBytes: 1 << 20, FlushInterval: 10 * time.Millisecond})
+			w := storetest.RunWriter(t, logs.WriterOptions{Store: store, Name: "syslog", SpoolMaxBytes: spoolMax, PendingBytes: 1 << 20, FlushInterval: 10 * time.Millisecond})
 			c, err := dial(w)
 			if err != nil {
 				t.Fatal(err)
@@ -111,7 +98,7 @@ func TestUDPBurstBeyondTheStoreIsStored(t *testing.T) {
 	const n = 30000
 	// 1000 records per 100ms: 10k/s, a fraction of the sending rate.
 	store := &slowStore{delay: 100 * time.Millisecond, seen: map[string]bool{}}
-	w := runWriter(t, logs.WriterOptions{Store: store, Name: "syslog", BatchSize: 1000, FlushInterval: 10 * time.Millisecond})
+	w := storetest.RunWriter(t, logs.WriterOptions{Store: store, Name: "syslog", BatchSize: 1000, FlushInterval: 10 * time.Millisecond})
 	addrs := startServer(t, Options{UDPAddresses: []string{"[::1]:0"}, Records: w})
 	c, err := net.Dial("udp", addrs[0].String())
 	if err != nil {
