@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
+	"github.com/kusanagi-dev/kusanagi/test/bench/proc"
 )
 
 // profileDir, when set, receives pprof profiles of every target.
@@ -153,52 +154,10 @@ func waitReady(base string, timeout time.Duration) error {
 	return fmt.Errorf("%s not ready within %s", base, timeout)
 }
 
-func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// cpuTime is the user and system CPU time a process has used: unlike
-// alerts/s, it does not depend on what else the machine runs.
+// cpuTime is the process's CPU time, 0 when it cannot be read.
 func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th fields of the whole line, in clock ticks (100/s on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
-}
-
-// memoryBreakdown is the anonymous and file-backed parts of the resident
-// set (bbolt's memory-mapped database counts as file-backed).
-func memoryBreakdown(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return err.Error()
-	}
-	var parts []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "RssAnon:") || strings.HasPrefix(line, "RssFile:") {
-			parts = append(parts, strings.Join(strings.Fields(line), " "))
-		}
-	}
-	return strings.Join(parts, ", ")
+	d, _ := proc.CPUTime(pid)
+	return d
 }
 
 func countAlerts(base string) (int, time.Duration, error) {
@@ -233,7 +192,9 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 		return r, err
 	}
 	time.Sleep(time.Second)
-	r.RSSBeforeMiB = rssMiB(cmd.Process.Pid)
+	if mem, err := proc.MemoryKiB(cmd.Process.Pid); err == nil {
+		r.RSSBeforeMiB = mem["VmRSS"] / 1024
+	}
 	cpuBefore := cpuTime(cmd.Process.Pid)
 
 	// Ingest.
@@ -291,8 +252,11 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	r.AlertsPerSec = float64(n) / elapsed.Seconds()
 	r.CPUPerAlert = (cpuTime(cmd.Process.Pid) - cpuBefore) / time.Duration(n)
 	time.Sleep(2 * time.Second)
-	r.RSSAfterMiB = rssMiB(cmd.Process.Pid)
-	log.Printf("%s: %s", name, memoryBreakdown(cmd.Process.Pid))
+	if mem, err := proc.MemoryKiB(cmd.Process.Pid); err == nil {
+		r.RSSAfterMiB = mem["VmRSS"] / 1024
+		// bbolt's memory-mapped database counts as file-backed.
+		log.Printf("%s: RssAnon %.0f KiB, RssFile %.0f KiB", name, mem["RssAnon"], mem["RssFile"])
+	}
 	r.BytesPerAlert = (r.RSSAfterMiB - r.RSSBeforeMiB) * 1024 * 1024 / float64(n)
 	if profileDir != "" {
 		saveProfile(base, "heap?gc=1", name+".heap.pprof")

@@ -17,35 +17,18 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kusanagi-dev/kusanagi/test/bench/proc"
 )
 
 // dieWithUs has the kernel kill a receiver when the benchmark exits, even
 // through log.Fatal or a signal, so that no receiver outlives it.
 var dieWithUs = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat:
-// 100 on every Linux architecture Go runs on.
-const clockTicks = 100
-
 // cpuSeconds is the user plus system CPU time process pid has used.
 func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("cannot read CPU time: %w", err)
-	}
-	// The command name, in parentheses, may hold spaces: count fields
-	// after its closing parenthesis. utime and stime are fields 14 and 15.
-	rest := b[bytes.LastIndexByte(b, ')')+2:]
-	f := strings.Fields(string(rest))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("cannot read CPU time: short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseFloat(f[11], 64)
-	stime, err2 := strconv.ParseFloat(f[12], 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("cannot read CPU time: %w", err)
-	}
-	return (utime + stime) / clockTicks, nil
+	d, err := proc.CPUTime(pid)
+	return d.Seconds(), err
 }
 
 // cpuWait is how long the threads of process pid have waited, runnable,
