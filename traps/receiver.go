@@ -310,51 +310,45 @@ func (r *Receiver) Process(t *Trap) {
 	r.mu.Unlock()
 	var out []sender.Alert
 	matched := false
-	for _, s := range ix.byOID[t.OID] {
-		if !s.fromAllowedSender(instAddr) || !s.varbindsMatch(t) {
-			continue
-		}
+	// apply raises (or, clearing, resolves) the fault of one catalogue source.
+	apply := func(s *source, clearing bool) {
 		labels, err := s.labels(t, r.opts.Names, inst)
 		if err != nil {
 			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
-			continue
+			return
 		}
 		matched = true
 		annotate := func() (map[string]string, error) { return s.annotations(t, r.opts.Names, labels) }
+		var a sender.Alert
+		send, status := true, "firing"
 		r.mu.Lock()
-		a, send, err := r.faults.raise(s.key(labels), labels, annotate, time.Duration(s.src.ResolveAfter), t.Received, r.opts.GeneratorURL)
+		if clearing {
+			status = "resolved"
+			a, err = r.faults.clear(s.key(labels), labels, annotate, t.Received)
+		} else {
+			a, send, err = r.faults.raise(s.key(labels), labels, annotate, time.Duration(s.src.ResolveAfter), t.Received, r.opts.GeneratorURL)
+		}
 		r.mu.Unlock()
 		if err != nil {
 			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
-			continue
+			return
 		}
 		if !send {
 			r.metrics.folded.Inc()
-			continue
+			return
 		}
 		out = append(out, a)
-		r.metrics.alerts.WithLabelValues("firing").Inc()
+		r.metrics.alerts.WithLabelValues(status).Inc()
+	}
+	for _, s := range ix.byOID[t.OID] {
+		if s.fromAllowedSender(instAddr) && s.varbindsMatch(t) {
+			apply(s, false)
+		}
 	}
 	for _, s := range ix.byClear[t.OID] {
-		if !s.fromAllowedSender(instAddr) {
-			continue
+		if s.fromAllowedSender(instAddr) {
+			apply(s, true)
 		}
-		labels, err := s.labels(t, r.opts.Names, inst)
-		if err != nil {
-			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
-			continue
-		}
-		matched = true
-		annotate := func() (map[string]string, error) { return s.annotations(t, r.opts.Names, labels) }
-		r.mu.Lock()
-		a, err := r.faults.clear(s.key(labels), labels, annotate, t.Received)
-		r.mu.Unlock()
-		if err != nil {
-			r.logger.Error("cannot render alert", "alert", s.alert.Name, "source", t.Source.String(), "err", err)
-			continue
-		}
-		out = append(out, a)
-		r.metrics.alerts.WithLabelValues("resolved").Inc()
 	}
 	if !matched {
 		r.metrics.unmatched.Inc()
