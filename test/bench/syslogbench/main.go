@@ -83,13 +83,13 @@ func run(bin string, stepDur time.Duration, rates []int, tcpLines, burstLines, r
 		return err
 	}
 	defer r.stop()
-	lines := corpus(20000, time.Now())
+	lines := &lineSource{}
 
 	// Warm-up: both receivers open their files, the store its first
 	// partition, the Go runtime its heap.
 	log.Printf("warm-up")
 	for _, addr := range []string{k.syslog, r.syslog} {
-		if _, _, err := blast(addr, lines, 0, 10000, time.Second); err != nil {
+		if _, _, err := blast(addr, lines.next(10000, 100*time.Microsecond), 10000, time.Second); err != nil {
 			return err
 		}
 	}
@@ -115,20 +115,20 @@ func run(bin string, stepDur time.Duration, rates []int, tcpLines, burstLines, r
 // blast sends lines to addr over UDP, one datagram each, at rate lines/s
 // for d, from one socket: a tight loop writes what is due, then sleeps a
 // little. It returns how many it sent and the rate it really reached.
-func blast(addr string, lines [][]byte, first, rate int, d time.Duration) (sent int, reached float64, err error) {
+func blast(addr string, lines [][]byte, rate int, d time.Duration) (sent int, reached float64, err error) {
 	c, err := net.Dial("udp", addr)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cannot send: %w", err)
 	}
 	defer c.Close()
-	total := int(float64(rate) * d.Seconds())
+	total := min(int(float64(rate)*d.Seconds()), len(lines))
 	start := time.Now()
 	for sent < total {
 		due := min(int(float64(rate)*time.Since(start).Seconds()), total)
 		for ; sent < due; sent++ {
 			// A refused datagram (ICMP from an earlier closed port) is not
 			// the receiver's loss; the kernel reports it on the next write.
-			c.Write(lines[(first+sent)%len(lines)])
+			c.Write(lines[sent])
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
@@ -154,13 +154,13 @@ type udpResult struct {
 // udpSteps runs each rate against kusanagi then rsyslog, alternating so
 // that both see the same machine load, until each is far past saturation
 // or the sender cannot reach the rate.
-func udpSteps(k *kusanagi, r *rsyslog, lines [][]byte, rates []int, d time.Duration) (udpResult, error) {
+func udpSteps(k *kusanagi, r *rsyslog, lines *lineSource, rates []int, d time.Duration) (udpResult, error) {
 	var res udpResult
 	kDone, rDone := false, false
-	offset := 0
 	for _, rate := range rates {
+		step := func() [][]byte { return lines.next(int(float64(rate)*d.Seconds()), time.Second/time.Duration(rate)) }
 		if !kDone {
-			s, err := retryStep(rate, func() (udpStep, error) { return k.udpStep(lines, offset, rate, d) })
+			s, err := retryStep(rate, func() (udpStep, error) { return k.udpStep(step(), rate, d) })
 			if err != nil {
 				return res, err
 			}
@@ -168,14 +168,13 @@ func udpSteps(k *kusanagi, r *rsyslog, lines [][]byte, rates []int, d time.Durat
 			kDone = s.got < s.sent*9/10 || s.reached < 0.9*float64(rate)
 		}
 		if !rDone {
-			s, err := retryStep(rate, func() (udpStep, error) { return r.udpStep(lines, offset, rate, d) })
+			s, err := retryStep(rate, func() (udpStep, error) { return r.udpStep(step(), rate, d) })
 			if err != nil {
 				return res, err
 			}
 			res.rsyslog = append(res.rsyslog, s)
 			rDone = s.got < s.sent*9/10 || s.reached < 0.9*float64(rate)
 		}
-		offset += int(float64(rate) * d.Seconds())
 		if kDone && rDone {
 			break
 		}
@@ -202,13 +201,13 @@ func retryStep(rate int, step func() (udpStep, error)) (udpStep, error) {
 	return best, nil
 }
 
-func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (udpStep, error) {
+func (k *kusanagi) udpStep(lines [][]byte, rate int, d time.Duration) (udpStep, error) {
 	before, err := k.counters()
 	if err != nil {
 		return udpStep{}, err
 	}
 	drops, cpu0 := ipv6.UDPReceiveBufferErrors(), mustCPU(k.pid())
-	sent, reached, err := blast(k.syslog, lines, offset, rate, d)
+	sent, reached, err := blast(k.syslog, lines, rate, d)
 	if err != nil {
 		return udpStep{}, err
 	}
@@ -224,13 +223,13 @@ func (k *kusanagi) udpStep(lines [][]byte, offset, rate int, d time.Duration) (u
 	return s, nil
 }
 
-func (r *rsyslog) udpStep(lines [][]byte, offset, rate int, d time.Duration) (udpStep, error) {
+func (r *rsyslog) udpStep(lines [][]byte, rate int, d time.Duration) (udpStep, error) {
 	before, err := r.count()
 	if err != nil {
 		return udpStep{}, err
 	}
 	drops, cpu0 := ipv6.UDPReceiveBufferErrors(), mustCPU(r.pid())
-	sent, reached, err := blast(r.syslog, lines, offset, rate, d)
+	sent, reached, err := blast(r.syslog, lines, rate, d)
 	if err != nil {
 		return udpStep{}, err
 	}
@@ -271,7 +270,7 @@ type tcpKind struct {
 
 // tcpRuns sends n lines over one connection as fast as the sender can
 // write, repeat times per receiver and framing, plus a shorter burst.
-func tcpRuns(k *kusanagi, r *rsyslog, lines [][]byte, n, burst, repeat int) ([]*tcpKind, error) {
+func tcpRuns(k *kusanagi, r *rsyslog, lines *lineSource, n, burst, repeat int) ([]*tcpKind, error) {
 	kinds := []*tcpKind{
 		{receiver: "kusanagi", framing: "newline", n: n},
 		{receiver: "kusanagi", framing: "octet counting", n: n},
@@ -280,19 +279,16 @@ func tcpRuns(k *kusanagi, r *rsyslog, lines [][]byte, n, burst, repeat int) ([]*
 		{receiver: "rsyslog", framing: "octet counting", n: n},
 		{receiver: "rsyslog", framing: "newline", n: burst},
 	}
-	streams := map[string][]byte{}
 	for range repeat {
 		for _, kind := range kinds {
-			key := fmt.Sprintf("%s/%d", kind.framing, kind.n)
-			if streams[key] == nil {
-				streams[key] = frame(lines, kind.n, kind.framing == "octet counting")
-			}
+			// Stamped 2 µs apart: about as fast as one connection carries them.
+			stream := frame(lines.next(kind.n, 2*time.Microsecond), kind.framing == "octet counting")
 			var run tcpRun
 			var err error
 			if kind.receiver == "kusanagi" {
-				run, err = tcpKusanagi(k, streams[key], kind.n)
+				run, err = tcpKusanagi(k, stream, kind.n)
 			} else {
-				run, err = tcpRsyslog(r, streams[key], kind.n)
+				run, err = tcpRsyslog(r, stream, kind.n)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s tcp %s: %w", kind.receiver, kind.framing, err)
@@ -471,7 +467,7 @@ func cpuPer100k(runs []tcpRun) (lo, hi float64) {
 func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n, burst, repeat int, rsyslogVersion, rcvbuf string) {
 	rsName := "rsyslog " + rsyslogVersion + " (imudp/imtcp → omfile)"
 	fmt.Fprintf(w, "## Syslog: kusanagi syslog and rsyslog\n\n")
-	fmt.Fprintf(w, "Pre-formatted lines of Cisco IOS/NX-OS/ASA, Juniper, Arista, Linux and RFC 5424 sent from one Go socket over IPv6 loopback to `kusanagi syslog` (embedded log store) and to an rsyslog instance of its own writing each raw message to a file (Debian package, default queues")
+	fmt.Fprintf(w, "Pre-formatted lines of Cisco IOS/NX-OS/ASA, Juniper, Arista, Linux and RFC 5424, each stamped about when it is sent and never sent twice, sent from one Go socket over IPv6 loopback to `kusanagi syslog` (embedded log store) and to an rsyslog instance of its own writing each raw message to a file (Debian package, default queues")
 	if rcvbuf != "" {
 		fmt.Fprintf(w, ", imudp rcvbufSize=%s like kusanagi's 16 MiB", rcvbuf)
 	}

@@ -1,20 +1,21 @@
-package main
+package storetest
 
 import (
 	"fmt"
 	"time"
 )
 
-// corpus returns n distinct syslog lines, without framing, in the dialects
+// SyslogLines returns n syslog lines, without framing, in the dialects
 // the parser tests of logs/syslog cover: Cisco IOS (with and without a
 // hostname), NX-OS, ASA, Juniper, Arista, Linux (BSD form) and RFC 5424.
-// Timestamps are near now so that neither receiver reads them as a year
-// off. Fields vary with i so that the store does not index one line n times.
-func corpus(n int, now time.Time) [][]byte {
-	now = now.UTC()
+// Line first+j is stamped start+j*spacing, as live gear stamps lines
+// about when it sends them. Sequence numbers, addresses and ids vary with
+// first+j, so that a store does not index the same line over and over.
+func SyslogLines(first, n int, start time.Time, spacing time.Duration) [][]byte {
+	start = start.UTC()
 	out := make([][]byte, 0, n)
-	for i := range n {
-		t := now.Add(time.Duration(i) * time.Millisecond)
+	for i := first; i < first+n; i++ {
+		t := start.Add(time.Duration(i-first) * spacing)
 		var line string
 		switch i % 10 {
 		case 0: // Cisco IOS: no hostname, sequence number, unsynchronized clock
@@ -50,21 +51,4 @@ func corpus(n int, now time.Time) [][]byte {
 		out = append(out, []byte(line))
 	}
 	return out
-}
-
-// frame joins lines into one TCP stream, newline delimited or RFC 6587
-// octet counted.
-func frame(lines [][]byte, n int, octetCounting bool) []byte {
-	var b []byte
-	for i := range n {
-		l := lines[i%len(lines)]
-		if octetCounting {
-			b = fmt.Appendf(b, "%d ", len(l))
-			b = append(b, l...)
-		} else {
-			b = append(b, l...)
-			b = append(b, '\n')
-		}
-	}
-	return b
 }
