@@ -3,9 +3,7 @@ package ipv6
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -77,21 +75,4 @@ func UDPReceiveBufferErrors() float64 {
 		}
 	}
 	return total
-}
-
-// ReadUDP reads datagrams from c until it is closed, handing each to
-// handle with the sender unmapped (IPv4 senders on a dual-stack socket
-// arrive as ::ffff:a.b.c.d). data is only valid during the call.
-func ReadUDP(c *net.UDPConn, handle func(data []byte, from netip.AddrPort)) {
-	buf := make([]byte, 65536)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // a transient error (ICMP unreachable echoed back) ends nothing
-		}
-		handle(buf[:n], Unmap(from))
-	}
 }
