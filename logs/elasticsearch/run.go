@@ -55,6 +55,12 @@ func (s *Store) setup(ctx context.Context) error {
 	if err := s.install(ctx); err != nil {
 		return err
 	}
+	// Only here, not when install puts a deleted data stream back: the
+	// policy outlives the data stream, and its ism_template reaches the
+	// new backing index.
+	if err := s.installISM(ctx); err != nil {
+		return err
+	}
 	s.logger.Info("connected", "server", info.String(), "target", s.target, "template", s.templateName())
 	return nil
 }

@@ -32,8 +32,9 @@ type Options struct {
 	// Index names a plain index instead.
 	DataStream string
 	Index      string
-	// Retention deletes older records (Elasticsearch's data stream
-	// lifecycle; on OpenSearch use an ISM policy). Zero keeps them.
+	// Retention deletes older records of a data stream: Elasticsearch's
+	// data stream lifecycle, or on OpenSearch an ISM policy (ism.go). Zero
+	// keeps them.
 	Retention time.Duration
 	// HTTP holds authentication and TLS.
 	HTTP commoncfg.HTTPClientConfig

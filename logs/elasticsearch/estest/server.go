@@ -31,6 +31,9 @@ type Options struct {
 	// X-Elastic-Product header, version.distribution "opensearch",
 	// flat_object instead of flattened, mapper_parsing_exception.
 	OpenSearch bool
+	// NoISM makes OpenSearch answer as without the Index State Management
+	// plugin: no handler for _plugins/_ism.
+	NoISM bool
 	// Username and Password, or APIKey (the encoded id:key), are required
 	// of every request when set.
 	Username, Password, APIKey string
@@ -74,6 +77,14 @@ type Server struct {
 	requests  map[string]int
 	reqFault  func(*http.Request) Fault
 	itemFault func(id string, src map[string]any) *ItemFault
+
+	// ISM (ism.go): policies by id, managed indices by name, whether the
+	// config index exists, its next _seq_no, and the _plugins requests.
+	ismPolicies map[string]*ismPolicy
+	ismManaged  map[string]ManagedIndex
+	ismConfig   bool
+	ismSeq      int
+	ismLog      []string
 }
 
 type template struct {
@@ -82,6 +93,7 @@ type template struct {
 	priority   int
 	dataStream bool
 	mapping    *mapping
+	raw        []byte // the body as put
 }
 
 type stream struct {
@@ -106,6 +118,7 @@ func New(t testing.TB, o Options) *Server {
 	s := &Server{
 		opts: o, opensearch: o.OpenSearch, t: t,
 		templates: map[string]*template{}, streams: map[string]*stream{}, indices: map[string]*index{}, requests: map[string]int{},
+		ismPolicies: map[string]*ismPolicy{}, ismManaged: map[string]ManagedIndex{},
 	}
 	if o.TLS {
 		s.tlsSrv = httptest.NewUnstartedServer(s)
@@ -211,6 +224,20 @@ func (s *Server) Requests(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[endpoint]
+}
+
+// IndexTemplate returns the body of a composable index template as put,
+// or nil.
+func (s *Server) IndexTemplate(name string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.templates[name]
+	if !ok {
+		return nil
+	}
+	var m map[string]any
+	json.Unmarshal(t.raw, &m)
+	return m
 }
 
 // Docs returns the _source of every document of a data stream or index.
@@ -386,6 +413,8 @@ func (s *Server) route(r *http.Request, body []byte) (int, any) {
 	var out any
 	var err *esError
 	switch {
+	case len(parts) > 0 && (parts[0] == "_plugins" || parts[0] == "_opendistro"):
+		return s.pluginRequest(r, parts, body)
 	case len(parts) == 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		status, out = 200, s.info()
 	case len(parts) == 2 && parts[0] == "_index_template" && r.Method == http.MethodPut:
@@ -474,7 +503,7 @@ func (s *Server) putTemplate(name string, body []byte) (any, *esError) {
 		prio = int(v)
 	}
 	_, ds := raw["data_stream"]
-	s.templates[name] = &template{name: name, patterns: patterns, priority: prio, dataStream: ds, mapping: m}
+	s.templates[name] = &template{name: name, patterns: patterns, priority: prio, dataStream: ds, mapping: m, raw: append([]byte(nil), body...)}
 	return map[string]any{"acknowledged": true}, nil
 }
 
@@ -508,6 +537,7 @@ func (s *Server) newStream(name string, t *template) *stream {
 	s.indices[backing] = &index{name: backing, mapping: t.mapping.clone(), ids: map[string]bool{}}
 	st := &stream{name: name, backing: backing}
 	s.streams[name] = st
+	s.applyISMTemplate(backing)
 	return st
 }
 
