@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/rfc5424"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
@@ -27,28 +29,10 @@ type Profile struct {
 // optional '*' (clock not synchronized) or '.' (sync lost) mark, then one of
 // the timestamp forms gear uses.
 var (
-	sequenceRE = regexp.MustCompile(`^(\d*): `) // NX-OS sends an empty one
-	// The timestamp forms, split by their first character so that a line
-	// runs the two alternatives that can match, not all four.
-	stampDigitRE = regexp.MustCompile(`^([*.]?)(` +
-		`(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))` + // rsyslog RFC 3339
-		`|(?P<nxos>\d{4} [A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)` + // NX-OS: 2026 Nov 25 10:00:00
-		`)(?: (?P<tz>[A-Z]{2,5}))?`)
-	stampLetterRE = regexp.MustCompile(`^([*.]?)(` +
-		`(?P<asa>[A-Z][a-z]{2} +\d{1,2} \d{4} \d{2}:\d{2}:\d{2})` + // ASA: Nov 25 2026 10:00:00
-		`|(?P<bsd>[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)` + // BSD: Nov 25 10:00:00[.123]
-		`)(?: (?P<tz>[A-Z]{2,5}))?`)
-	tagRE       = regexp.MustCompile(`^([^\s:\[\]]{1,64})(?:\[([^\]\s]{1,32})\])?: `)
+	sequenceRE  = regexp.MustCompile(`^(\d*): `) // NX-OS sends an empty one
 	ciscoCodeRE = regexp.MustCompile(`^%([A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)?-[0-7]-[A-Z0-9_]+):`)
 	upperTagRE  = regexp.MustCompile(`^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):`)
 )
-
-var stampLayouts = map[string][]string{
-	"iso":  {time.RFC3339Nano},
-	"nxos": {"2006 Jan _2 15:04:05.999999999", "2006 Jan _2 15:04:05"},
-	"asa":  {"Jan _2 2006 15:04:05"},
-	"bsd":  {"Jan _2 15:04:05.999999999", "Jan _2 15:04:05"},
-}
 
 // Parse turns one syslog line from src, received at now, into a record.
 // A line that does not parse is kept whole as the message, tagged in
@@ -96,8 +80,14 @@ func parsePRI(s string, rec *logs.Record) (string, bool) {
 	return s[end+1:], true
 }
 
+// parsers5424 are reused rather than made, with their state machine,
+// for every line.
+var parsers5424 = sync.Pool{New: func() any { return rfc5424.NewParser(rfc5424.WithBestEffort()) }}
+
 func parse5424(raw string, rec *logs.Record) {
-	m, err := rfc5424.NewParser(rfc5424.WithBestEffort()).Parse([]byte(raw))
+	parser := parsers5424.Get().(syslog.Machine)
+	m, err := parser.Parse([]byte(raw))
+	parsers5424.Put(parser)
 	if m == nil {
 		rec.Fields["event.outcome"] = "parse_error: " + errString(err)
 		return
@@ -141,46 +131,32 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 		}
 		rest = rest[len(m[0]):]
 	}
-	stampRE := stampFor(rest)
-	var m []int
-	if stampRE != nil {
-		m = stampRE.FindStringSubmatchIndex(rest)
-	}
-	if m == nil {
+	st, ok := scanStamp(rest)
+	if !ok {
 		// No timestamp: everything after the PRI is the message.
 		rec.Message = strings.TrimSpace(rest)
 		rec.Fields["event.outcome"] = "parse_error: no timestamp"
 		return
 	}
-	names := stampRE.SubexpNames()
-	var kind, stamp, tz string
-	for i, n := range names {
-		if n == "" || m[2*i] < 0 {
-			continue
-		}
-		switch n {
-		case "tz":
-			tz = rest[m[2*i]:m[2*i+1]]
-		default:
-			kind, stamp = n, rest[m[2*i]:m[2*i+1]]
-		}
+	switch st.mark {
+	case "*":
+		rec.Fields["log.syslog.clock"] = "unsynchronized"
+	case ".":
+		rec.Fields["log.syslog.clock"] = "sync_lost"
 	}
-	if mark := rest[m[2]:m[3]]; mark != "" {
-		rec.Fields["log.syslog.clock"] = map[string]string{"*": "unsynchronized", ".": "sync_lost"}[mark]
-	}
-	rest = rest[m[1]:]
-	if tz != "" {
-		if l, ok := zoneByAbbrev(tz); ok {
+	rest = rest[st.end:]
+	if st.tz != "" {
+		if l, ok := zoneByAbbrev(st.tz); ok {
 			loc = l
 		} else {
 			// Not a zone after all (a short hostname): give it back.
-			rest = " " + tz + rest
+			rest = " " + st.tz + rest
 		}
 	}
-	if ts, ok := parseStamp(kind, stamp, loc, now); ok {
+	if ts, ok := st.time(loc, now); ok {
 		rec.Timestamp = ts
 	} else {
-		rec.Fields["event.outcome"] = "parse_error: timestamp " + strconv.Quote(stamp)
+		rec.Fields["event.outcome"] = "parse_error: timestamp " + strconv.Quote(st.text)
 	}
 	switch {
 	case strings.HasPrefix(rest, ": "):
@@ -188,7 +164,7 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 		rest = rest[2:]
 	case strings.HasPrefix(rest, " "):
 		rest = rest[1:]
-		if tagRE.MatchString(rest) || isCiscoCode(rest) {
+		if _, _, _, tag := scanTag(rest); tag || isCiscoCode(rest) {
 			break // a tag right away: the sender put no hostname
 		}
 		if i := strings.IndexByte(rest, ' '); i > 0 {
@@ -201,14 +177,15 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 			}
 		}
 	}
-	if !isCiscoCode(rest) {
-		if t := tagRE.FindStringSubmatch(rest); t != nil {
-			rec.Fields["log.syslog.appname"] = t[1]
-			if t[2] != "" {
-				rec.Fields["log.syslog.procid"] = t[2]
-			}
-			rest = rest[len(t[0]):]
+	if code := ciscoCode(rest); code != "" {
+		// The message starts with it: setEventCode has nothing to look for.
+		rec.Fields["event.code"] = code
+	} else if app, pid, n, ok := scanTag(rest); ok {
+		rec.Fields["log.syslog.appname"] = app
+		if pid != "" {
+			rec.Fields["log.syslog.procid"] = pid
 		}
+		rest = rest[n:]
 	}
 	rec.Message = rest
 }
@@ -217,6 +194,9 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 // (also ASA's %ASA-6-302013), Juniper's SNMP_TRAP_LINK_DOWN.
 func setEventCode(rec *logs.Record) {
 	msg := rec.Message
+	if _, found := rec.Fields["event.code"]; found {
+		return
+	}
 	if msg == "" || msg[0] != '%' && (msg[0] < 'A' || msg[0] > 'Z') {
 		return // neither form can match: skip the regexps
 	}
@@ -232,22 +212,6 @@ func setEventCode(rec *logs.Record) {
 // The checks below look at the first characters before running a regexp:
 // most lines fail them, and the regexp engine costs microseconds per call.
 
-// stampFor returns the timestamp regexp that can match s, or nil.
-func stampFor(s string) *regexp.Regexp {
-	if s != "" && (s[0] == '*' || s[0] == '.') {
-		s = s[1:]
-	}
-	switch {
-	case s == "":
-		return nil
-	case s[0] >= '0' && s[0] <= '9':
-		return stampDigitRE
-	case s[0] >= 'A' && s[0] <= 'Z':
-		return stampLetterRE
-	}
-	return nil
-}
-
 // findSequence is sequenceRE.FindStringSubmatch for lines that can hold one.
 func findSequence(s string) []string {
 	if s == "" || s[0] != ':' && (s[0] < '0' || s[0] > '9') {
@@ -260,29 +224,15 @@ func isCiscoCode(s string) bool {
 	return strings.HasPrefix(s, "%") && ciscoCodeRE.MatchString(s)
 }
 
-func parseStamp(kind, s string, loc *time.Location, now time.Time) (time.Time, bool) {
-	for _, layout := range stampLayouts[kind] {
-		var ts time.Time
-		var err error
-		if kind == "iso" {
-			ts, err = time.Parse(layout, s)
-		} else {
-			ts, err = time.ParseInLocation(layout, s, loc)
-		}
-		if err != nil {
-			continue
-		}
-		if kind == "bsd" {
-			// No year: this year, or last year for a December line read
-			// in January.
-			ts = time.Date(now.In(loc).Year(), ts.Month(), ts.Day(), ts.Hour(), ts.Minute(), ts.Second(), ts.Nanosecond(), loc)
-			if ts.After(now.Add(48 * time.Hour)) {
-				ts = ts.AddDate(-1, 0, 0)
-			}
-		}
-		return ts, true
+// ciscoCode is the %FACILITY-SEV-MNEMONIC s starts with, or "".
+func ciscoCode(s string) string {
+	if !strings.HasPrefix(s, "%") {
+		return ""
 	}
-	return time.Time{}, false
+	if m := ciscoCodeRE.FindStringSubmatchIndex(s); m != nil {
+		return s[m[2]:m[3]]
+	}
+	return ""
 }
 
 // zoneByAbbrev knows the abbreviations gear prints; others are ambiguous.
