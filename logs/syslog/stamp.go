@@ -45,7 +45,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 	case i < len(s) && 'A' <= s[i] && s[i] <= 'Z':
 		if n, ok = scanASA(s[i:], &st); ok {
 			st.kind = "asa"
-		} else if n, ok = scanBSD(s[i:], &st); ok {
+		} else if n, ok = scanBSD(s[i:], 0, &st); ok {
 			st.kind = "bsd"
 		}
 	}
@@ -187,8 +187,10 @@ func monthDay(s string, i int, st *stamp) (int, bool) {
 	return end, true
 }
 
-func scanBSD(s string, st *stamp) (int, bool) {
-	i, ok := monthDay(s, 0, st)
+// scanBSD reads "Jan _2 15:04:05[.123]" at s[i:], as a BSD stamp or the
+// part of an NX-OS one after its year.
+func scanBSD(s string, i int, st *stamp) (int, bool) {
+	i, ok := monthDay(s, i, st)
 	if !ok || !literal(s, i, ' ') {
 		return 0, false
 	}
@@ -218,14 +220,7 @@ func scanNXOS(s string, st *stamp) (int, bool) {
 	if st.year, ok = digits(s, 0, 4); !ok || !literal(s, 4, ' ') {
 		return 0, false
 	}
-	i, ok := monthDay(s, 5, st)
-	if !ok || !literal(s, i, ' ') {
-		return 0, false
-	}
-	if i, ok = clock(s, i+1, st); !ok {
-		return 0, false
-	}
-	return fraction(s, i, st), true
+	return scanBSD(s, 5, st)
 }
 
 // scanISO finds the extent of an RFC 3339 timestamp; time.Parse reads it.

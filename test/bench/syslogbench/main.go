@@ -601,9 +601,9 @@ func report(w io.Writer, udp udpResult, tcp []*tcpKind, stepDur time.Duration, n
 	udpMet := met(kBest.rate >= rBest.rate)
 	switch {
 	case kBest.senderLimited && rBest.senderLimited:
-		// Neither lost a line; where the sender stopped says how much CPU
-		// the receiver left it on this machine, not what either can take.
-		udpMet = "not shown either way: neither lost a line at any rate the sender reached, and the sender, on the same two cores, reaches less beside the receiver that takes more CPU"
+		// Neither lost a line: where the sender stopped says how much CPU
+		// it got beside the receiver, not what either receiver can take.
+		udpMet = "not shown either way: neither lost a line at any rate the sender reached, and the sender, sharing the two cores with the receiver, is the limit for both"
 	case kBest.rate < rBest.rate && rBest.senderLimited:
 		udpMet = "not met" // rsyslog took at least that much
 	case kBest.rate >= rBest.rate && rBest.senderLimited:
