@@ -92,7 +92,7 @@ func TestAlertmanagerKill9Restart(t *testing.T) {
 	}
 
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.wait()
 
 	begin := time.Now()
 	_, base = startAM(t, "--config.file="+cfg, "--storage.path="+storage)
@@ -180,7 +180,7 @@ func TestKillingTheNotifyingReplicaLosesNothing(t *testing.T) {
 		if i == groups/3 {
 			killedAt = time.Now()
 			procs[0].cmd.Process.Signal(syscall.SIGKILL)
-			procs[0].cmd.Wait()
+			procs[0].wait()
 			t.Logf("killed the leader after %d groups", i+1)
 		}
 		time.Sleep(150 * time.Millisecond)

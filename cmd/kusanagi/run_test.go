@@ -42,6 +42,10 @@ type process struct {
 	cmd *exec.Cmd
 	mu  sync.Mutex
 	log strings.Builder
+	// logged is closed once the whole log is read: exec.Cmd.Wait closes
+	// the pipe when the process exits, and its last lines are lost if
+	// Wait comes first.
+	logged chan struct{}
 }
 
 func startKusanagi(t *testing.T, args ...string) *process {
@@ -50,7 +54,7 @@ func startKusanagi(t *testing.T, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{t: t, cmd: exec.Command(bin, args...)}
+	p := &process{t: t, cmd: exec.Command(bin, args...), logged: make(chan struct{})}
 	p.cmd.Dir = t.TempDir()
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -60,6 +64,7 @@ func startKusanagi(t *testing.T, args ...string) *process {
 		t.Fatal(err)
 	}
 	go func() {
+		defer close(p.logged)
 		s := bufio.NewScanner(stderr)
 		for s.Scan() {
 			p.mu.Lock()
@@ -69,12 +74,18 @@ func startKusanagi(t *testing.T, args ...string) *process {
 	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
-		p.cmd.Wait()
+		p.wait()
 		if t.Failed() {
 			t.Logf("kusanagi log:\n%s", p.logText())
 		}
 	})
 	return p
+}
+
+// wait waits for the process to exit, after reading all it logged.
+func (p *process) wait() error {
+	<-p.logged
+	return p.cmd.Wait()
 }
 
 func (p *process) logText() string {
@@ -185,7 +196,7 @@ func TestRunReloadsAndKeepsLastGood(t *testing.T) {
 	}
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := p.cmd.Wait(); err != nil {
+	if err := p.wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }
@@ -209,7 +220,7 @@ func TestRunRefusesBadCatalogueAtStart(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "c.yml"), "alerts:\n  - name: X\n")
 	writeFile(t, filepath.Join(dir, "k.yaml"), "catalogue:\n  files: [c.yml]\n")
 	p := startKusanagi(t, "run", "--config.file="+filepath.Join(dir, "k.yaml"), "--web.listen-address=[::1]:0", "--alertmanager.listen-address=[::1]:0", "--traps.listen-address=[::1]:0", "--syslog.listen-address=[::1]:0", "--syslog.tls-listen-address=[::1]:0")
-	err := p.cmd.Wait()
+	err := p.wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1", err)
 	}

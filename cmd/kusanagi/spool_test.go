@@ -54,7 +54,7 @@ func TestSyslogKill9LosesNothingAccepted(t *testing.T) {
 	inSpool := metric(t, web, `kusanagi_logs_spool_records\{source="syslog"\}`)
 	written := metric(t, web, `kusanagi_logs_records_written_total\{source="syslog"\}`)
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.wait()
 	t.Logf("killed with %s records in the spool, %s written to the store", inSpool, written)
 	if inSpool == "0" {
 		t.Fatal("the store had every record before the kill: the test proves nothing; send more lines")
@@ -64,7 +64,7 @@ func TestSyslogKill9LosesNothingAccepted(t *testing.T) {
 	p.waitLog(`msg="spool holds records accepted by an earlier run; they go to the store first"`)
 	waitFor(t, time.Minute, func() bool { return metric(t, web, `kusanagi_logs_spool_records\{source="syslog"\}`) == "0" })
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
+	p.wait()
 
 	groups := countStored(t, data, `log.syslog.appname:spooltest`, "log.syslog.msgid")
 	var total int64
@@ -160,13 +160,13 @@ func TestTrapsKill9LosesNothingAccepted(t *testing.T) {
 		}
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.cmd.Wait()
+	p.wait()
 	t.Logf("%s traps received; killed with %s records in the spool", received, inSpool)
 
 	p, web = start()
 	waitFor(t, time.Minute, func() bool { return metric(t, web, `kusanagi_logs_spool_records\{source="traps"\}`) == "0" })
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
+	p.wait()
 
 	groups := countStored(t, data, `event.dataset:snmp.trap`, "snmp.varbind.IF-MIB.ifIndex")
 	if want, _ := strconv.Atoi(received); len(groups) != want {

@@ -158,7 +158,7 @@ func TestRunServesTLSSyslogOnEmbeddedDefaults(t *testing.T) {
 		t.Fatalf("send-log trusting the self-signed certificate: exit %d: %s", code, out.String())
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
+	p.wait()
 
 	p, _ = start()
 	if got := p.waitLog(`msg="syslog TLS certificate" .*sha256=(\S+)`)[1]; got != made[2] {
