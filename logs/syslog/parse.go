@@ -27,7 +27,8 @@ type Profile struct {
 
 // RFC 3164 dialects, after the PRI: an optional Cisco sequence number, an
 // optional '*' (clock not synchronized) or '.' (sync lost) mark, then one of
-// the timestamp forms gear uses.
+// the timestamp forms gear uses (scanStamp), a hostname, a tag (scanTag) or
+// a vendor's message code.
 var (
 	sequenceRE  = regexp.MustCompile(`^(\d*): `) // NX-OS sends an empty one
 	ciscoCodeRE = regexp.MustCompile(`^%([A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)?-[0-7]-[A-Z0-9_]+):`)
