@@ -150,13 +150,16 @@ func (a *Alerts) Load(ctx context.Context) error {
 	decoded := decodeAll(resp.Kvs, a.logger)
 	a.mtx.Lock()
 	defer a.mtx.Unlock()
+	if len(a.cache) == 0 {
+		a.cache = make(map[model.Fingerprint]*entry, len(decoded))
+	}
 	seen := make(map[model.Fingerprint]bool, len(resp.Kvs))
-	for i, al := range decoded {
-		if al == nil {
+	for i, d := range decoded {
+		if d.alert == nil {
 			continue
 		}
-		seen[al.Fingerprint()] = true
-		a.applyRemoteLocked(al, resp.Kvs[i].ModRevision)
+		seen[d.fp] = true
+		a.applyRemoteLocked(d.alert, d.fp, resp.Kvs[i].ModRevision)
 	}
 	// Alerts deleted while we were not watching (after a compaction).
 	for fp, e := range a.cache {
@@ -215,8 +218,8 @@ func (a *Alerts) Run(ctx context.Context) error {
 
 // decodeAll decodes values on every core: at 100k alerts decoding is most
 // of what stands between a restarted replica and serving.
-func decodeAll(kvs []*mvccpb.KeyValue, logger *slog.Logger) []*alert.Alert {
-	out := make([]*alert.Alert, len(kvs))
+func decodeAll(kvs []*mvccpb.KeyValue, logger *slog.Logger) []decoded {
+	out := make([]decoded, len(kvs))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(kvs)/1000))
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -227,12 +230,19 @@ func decodeAll(kvs []*mvccpb.KeyValue, logger *slog.Logger) []*alert.Alert {
 					logger.Error("skipping undecodable alert", "key", string(kvs[i].Key), "err", err)
 					continue
 				}
-				out[i] = al
+				out[i] = decoded{alert: al, fp: al.Fingerprint()}
 			}
 		})
 	}
 	wg.Wait()
 	return out
+}
+
+// decoded is an alert read from etcd with its fingerprint, which sorts
+// and hashes its labels: computed by the decoding workers, in parallel.
+type decoded struct {
+	alert *alert.Alert
+	fp    model.Fingerprint
 }
 
 var sleep = ctxutil.Sleep
@@ -268,7 +278,7 @@ func (a *Alerts) watch(ctx context.Context) {
 					a.logger.Error("skipping undecodable alert", "key", string(ev.Kv.Key), "err", err)
 					continue
 				}
-				a.applyRemoteLocked(al, ev.Kv.ModRevision)
+				a.applyRemoteLocked(al, al.Fingerprint(), ev.Kv.ModRevision)
 			case clientv3.EventTypeDelete:
 				fp, err := model.ParseFingerprint(strings.TrimPrefix(string(ev.Kv.Key), a.prefix))
 				if err == nil {
@@ -283,8 +293,7 @@ func (a *Alerts) watch(ctx context.Context) {
 }
 
 // applyRemoteLocked takes an alert read from etcd at modRev.
-func (a *Alerts) applyRemoteLocked(al *alert.Alert, modRev int64) {
-	fp := al.Fingerprint()
+func (a *Alerts) applyRemoteLocked(al *alert.Alert, fp model.Fingerprint, modRev int64) {
 	e, ok := a.cache[fp]
 	if ok && e.modRev >= modRev {
 		return // our own write coming back, or older news

@@ -183,7 +183,7 @@ func (a *Alerts) refresh(ctx context.Context, batch []write) error {
 			continue
 		}
 		if al, err := decodeAlert(rr.Kvs[0].Value); err == nil {
-			a.applyRemoteLocked(al, rr.Kvs[0].ModRevision)
+			a.applyRemoteLocked(al, al.Fingerprint(), rr.Kvs[0].ModRevision)
 		}
 	}
 	return nil
