@@ -165,7 +165,7 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 		rest = rest[2:]
 	case strings.HasPrefix(rest, " "):
 		rest = rest[1:]
-		if _, _, _, tag := scanTag(rest); tag || isCiscoCode(rest) {
+		if _, _, _, tag := scanTag(rest); tag || ciscoCode(rest) != "" {
 			break // a tag right away: the sender put no hostname
 		}
 		if i := strings.IndexByte(rest, ' '); i > 0 {
@@ -194,10 +194,10 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 // setEventCode takes the vendor's message tag: Cisco's %FACILITY-SEV-MNEMONIC
 // (also ASA's %ASA-6-302013), Juniper's SNMP_TRAP_LINK_DOWN.
 func setEventCode(rec *logs.Record) {
-	msg := rec.Message
 	if _, found := rec.Fields["event.code"]; found {
 		return
 	}
+	msg := rec.Message
 	if msg == "" || msg[0] != '%' && (msg[0] < 'A' || msg[0] > 'Z') {
 		return // neither form can match: skip the regexps
 	}
@@ -219,10 +219,6 @@ func findSequence(s string) []string {
 		return nil
 	}
 	return sequenceRE.FindStringSubmatch(s)
-}
-
-func isCiscoCode(s string) bool {
-	return strings.HasPrefix(s, "%") && ciscoCodeRE.MatchString(s)
 }
 
 // ciscoCode is the %FACILITY-SEV-MNEMONIC s starts with, or "".

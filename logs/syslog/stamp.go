@@ -140,20 +140,18 @@ func clock(s string, i int, st *stamp) (int, bool) {
 	return i + 8, true
 }
 
-// fraction reads an optional ".123…" at s[i:]: nanoseconds from its
-// first nine digits, and the index after all of them.
-func fraction(s string, i int, st *stamp) int {
+// fraction reads an optional ".123…" at s[i:]: it returns the index
+// after all its digits and nanoseconds from the first nine.
+func fraction(s string, i int) (end, nsec int) {
 	if !literal(s, i, '.') || i+1 >= len(s) || !isDigit(s[i+1]) {
-		st.nsec = 0
-		return i
+		return i, 0
 	}
-	j, ns, scale := i+1, 0, 100_000_000
-	for ; j < len(s) && isDigit(s[j]); j++ {
-		ns += int(s[j]-'0') * scale
+	end, scale := i+1, 100_000_000
+	for ; end < len(s) && isDigit(s[end]); end++ {
+		nsec += int(s[end]-'0') * scale
 		scale /= 10
 	}
-	st.nsec = ns
-	return j
+	return end, nsec
 }
 
 var shortMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
@@ -197,7 +195,8 @@ func scanBSD(s string, i int, st *stamp) (int, bool) {
 	if i, ok = clock(s, i+1, st); !ok {
 		return 0, false
 	}
-	return fraction(s, i, st), true
+	i, st.nsec = fraction(s, i)
+	return i, true
 }
 
 func scanASA(s string, st *stamp) (int, bool) {
@@ -208,11 +207,7 @@ func scanASA(s string, st *stamp) (int, bool) {
 	if st.year, ok = digits(s, i+1, 4); !ok {
 		return 0, false
 	}
-	if i, ok = clock(s, i+6, st); !ok {
-		return 0, false
-	}
-	st.nsec = 0
-	return i, true
+	return clock(s, i+6, st)
 }
 
 func scanNXOS(s string, st *stamp) (int, bool) {
@@ -242,8 +237,7 @@ func scanISO(s string) (int, bool) {
 			return 0, false
 		}
 	}
-	var st stamp
-	i := fraction(s, 19, &st)
+	i, _ := fraction(s, 19)
 	switch {
 	case literal(s, i, 'Z'):
 		return i + 1, true
