@@ -122,12 +122,10 @@ func probe(ctx context.Context, raw *elastictransport.Client) (serverInfo, error
 	if err != nil {
 		return info, err
 	}
-	res, err := raw.Perform(req)
-	if err != nil {
+	res, body, err := perform(raw, req)
+	if res == nil {
 		return info, &retryableError{err: fmt.Errorf("cannot reach Elasticsearch: %w", err)}
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if err != nil {
 		return info, &retryableError{err: fmt.Errorf("cannot read the answer of GET /: %w", err)}
 	}
@@ -139,6 +137,19 @@ func probe(ctx context.Context, raw *elastictransport.Client) (serverInfo, error
 	}
 	info.Product = res.Header.Get("X-Elastic-Product")
 	return info, nil
+}
+
+// perform sends req, one esapi has no request type for, through t and
+// reads up to 1 MiB of the answer. The response is nil when the request
+// got no answer; the error is then the transport's, else the reading's.
+func perform(t esapi.Transport, req *http.Request) (*http.Response, []byte, error) {
+	res, err := t.Perform(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res, body, err
 }
 
 // checkFlavor refuses a server of another kind than configured, or too old.

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,12 +245,7 @@ func (s *Store) ismDo(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := s.api.Perform(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	res, b, err := perform(s.api, req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -321,7 +317,7 @@ func policyShape(policy any) string {
 		st := asObject(st)
 		fmt.Fprintf(&b, "; state %v:", st["name"])
 		for _, a := range asList(st["actions"]) {
-			for _, k := range sortedKeys(asObject(a)) {
+			for _, k := range slices.Sorted(maps.Keys(asObject(a))) {
 				if k == "retry" || k == "timeout" {
 					continue
 				}
@@ -373,13 +369,4 @@ func asObject(v any) map[string]any {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
