@@ -4,7 +4,6 @@ package syslog
 
 import (
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,22 +24,18 @@ type Profile struct {
 	HostName string
 }
 
-// RFC 3164 dialects, after the PRI: an optional Cisco sequence number, an
-// optional '*' (clock not synchronized) or '.' (sync lost) mark, then one of
-// the timestamp forms gear uses (scanStamp), a hostname, a tag (scanTag) or
-// a vendor's message code.
-var (
-	sequenceRE  = regexp.MustCompile(`^(\d*): `) // NX-OS sends an empty one
-	ciscoCodeRE = regexp.MustCompile(`^%([A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)?-[0-7]-[A-Z0-9_]+):`)
-	upperTagRE  = regexp.MustCompile(`^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):`)
-)
-
 // Parse turns one syslog line from src, received at now, into a record.
 // A line that does not parse is kept whole as the message, tagged in
 // event.outcome, never dropped.
 func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
+	return parseFrom(line, src.Unmap().String(), now, p)
+}
+
+// parseFrom is Parse with the sender's address already written out, as a
+// connection or a run of datagrams from one sender does once.
+func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record {
 	raw := strings.TrimRight(string(line), "\r\n\x00")
-	rec := logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: src.Unmap().String(), Fields: map[string]string{}}
+	rec := logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP, Fields: map[string]string{}}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
@@ -75,11 +70,20 @@ func parsePRI(s string, rec *logs.Record) (string, bool) {
 	if err != nil || pri < 0 || pri > 191 {
 		return s, false
 	}
-	rec.Fields["log.syslog.priority"] = strconv.Itoa(pri)
-	rec.Fields["log.syslog.facility.code"] = strconv.Itoa(pri / 8)
-	rec.Fields["log.syslog.severity.code"] = strconv.Itoa(pri % 8)
+	rec.Fields["log.syslog.priority"] = decimals[pri]
+	rec.Fields["log.syslog.facility.code"] = decimals[pri/8]
+	rec.Fields["log.syslog.severity.code"] = decimals[pri%8]
 	return s[end+1:], true
 }
+
+// decimals are the numbers a PRI holds, written out once rather than for
+// every line.
+var decimals = func() (d [192]string) {
+	for i := range d {
+		d[i] = strconv.Itoa(i)
+	}
+	return d
+}()
 
 // parsers5424 are reused rather than made, with their state machine,
 // for every line.
@@ -126,11 +130,15 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	if m := findSequence(rest); m != nil {
-		if m[1] != "" {
-			rec.Fields["event.sequence"] = m[1]
+	// RFC 3164 dialects, after the PRI: an optional Cisco sequence number,
+	// an optional '*' (clock not synchronized) or '.' (sync lost) mark, then
+	// one of the timestamp forms gear uses (scanStamp), a hostname, a tag
+	// (scanTag) or a vendor's message code.
+	if seq, n, ok := scanSequence(rest); ok {
+		if seq != "" {
+			rec.Fields["event.sequence"] = seq
 		}
-		rest = rest[len(m[0]):]
+		rest = rest[n:]
 	}
 	st, ok := scanStamp(rest)
 	if !ok {
@@ -172,9 +180,9 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 			host := strings.TrimSuffix(rest[:i], ":")
 			rec.HostName = host
 			rest = rest[i+1:]
-			if s := findSequence(rest); s != nil && s[1] != "" { // "host 123: %LINK..."
-				rec.Fields["event.sequence"] = s[1]
-				rest = rest[len(s[0]):]
+			if seq, n, ok := scanSequence(rest); ok && seq != "" { // "host 123: %LINK..."
+				rec.Fields["event.sequence"] = seq
+				rest = rest[n:]
 			}
 		}
 	}
@@ -197,39 +205,11 @@ func setEventCode(rec *logs.Record) {
 	if _, found := rec.Fields["event.code"]; found {
 		return
 	}
-	msg := rec.Message
-	if msg == "" || msg[0] != '%' && (msg[0] < 'A' || msg[0] > 'Z') {
-		return // neither form can match: skip the regexps
+	if code := ciscoCode(rec.Message); code != "" {
+		rec.Fields["event.code"] = code
+	} else if tag := upperTag(rec.Message); tag != "" {
+		rec.Fields["event.code"] = tag
 	}
-	if m := ciscoCodeRE.FindStringSubmatch(msg); m != nil {
-		rec.Fields["event.code"] = m[1]
-		return
-	}
-	if m := upperTagRE.FindStringSubmatch(msg); m != nil {
-		rec.Fields["event.code"] = m[1]
-	}
-}
-
-// The checks below look at the first characters before running a regexp:
-// most lines fail them, and the regexp engine costs microseconds per call.
-
-// findSequence is sequenceRE.FindStringSubmatch for lines that can hold one.
-func findSequence(s string) []string {
-	if s == "" || s[0] != ':' && (s[0] < '0' || s[0] > '9') {
-		return nil
-	}
-	return sequenceRE.FindStringSubmatch(s)
-}
-
-// ciscoCode is the %FACILITY-SEV-MNEMONIC s starts with, or "".
-func ciscoCode(s string) string {
-	if !strings.HasPrefix(s, "%") {
-		return ""
-	}
-	if m := ciscoCodeRE.FindStringSubmatchIndex(s); m != nil {
-		return s[m[2]:m[3]]
-	}
-	return ""
 }
 
 // zoneByAbbrev knows the abbreviations gear prints; others are ambiguous.

@@ -150,8 +150,20 @@ func (s *Server) profile(src netip.Addr) Profile {
 	return Profile{}
 }
 
-func (s *Server) parse(line []byte, src netip.Addr) logs.Record {
-	r := Parse(line, src, time.Now(), s.profile(src))
+// sender is what parsing needs to know of a source address, worked out
+// once per connection, or per run of datagrams from one address.
+type sender struct {
+	addr    netip.Addr
+	ip      string
+	profile Profile
+}
+
+func (s *Server) sender(addr netip.Addr) sender {
+	return sender{addr: addr, ip: addr.Unmap().String(), profile: s.profile(addr)}
+}
+
+func (s *Server) parse(line []byte, from sender) logs.Record {
+	r := parseFrom(line, from.ip, time.Now(), from.profile)
 	if r.Fields["event.outcome"] != "" {
 		s.metrics.parseErrors.Inc()
 	}
@@ -225,9 +237,13 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) readUDP(c *net.UDPConn) {
 	received := s.metrics.messages.WithLabelValues("udp")
+	var last sender
 	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
 		received.Inc()
-		s.opts.Records.Add(s.parse(data, from.Addr()))
+		if !last.addr.IsValid() || last.addr != from.Addr() {
+			last = s.sender(from.Addr())
+		}
+		s.opts.Records.Add(s.parse(data, last))
 	})
 }
 
@@ -302,7 +318,7 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 	conns.Inc()
 	defer conns.Dec()
 	received := s.metrics.messages.WithLabelValues(transport)
-	src := source(c).Addr()
+	from := s.sender(source(c).Addr())
 	r := bufio.NewReaderSize(c, s.opts.MaxMessageSize)
 	for {
 		first, err := r.Peek(1)
@@ -317,7 +333,7 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 		}
 		if len(msg) > 0 {
 			received.Inc()
-			rec := s.parse(msg, src)
+			rec := s.parse(msg, from)
 			for k, v := range fields {
 				rec.Fields[k] = v
 			}
