@@ -7,26 +7,34 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// A partition is the SQLite database of one UTC day. Retention deletes
-// whole files instead of rows, so dropping a day costs nothing however
-// many records it holds, and every index stays as small as one day.
+// A partition is the records of one UTC day. Retention deletes whole
+// files instead of rows, so dropping a day costs nothing however many
+// records it holds, and every index stays as small as one day.
+//
+// A day is kept in shards, SQLite databases written at the same time:
+// SQLite lets one writer at a time into a database, and that one writer,
+// on one core, was what bounded indexing. Record ids are unique across a
+// day's shards and run in time order across them (see recordKey), so a
+// query asks every shard and merges by id.
 type partition struct {
-	day  int64 // days since the Unix epoch, UTC
-	path string
-	db   *sql.DB
+	day    int64 // days since the Unix epoch, UTC
+	shards []*shard
 
 	// writeMu makes the partition's writers take turns in Go rather than
 	// spin on SQLite's busy handler; lastID is the largest record id
 	// (see recordKey) and lateSeq the next number for a late record (see
-	// assignIDs), guarded by writeMu.
+	// assignIDs), both over all shards; next is the shard a batch too
+	// small to split goes to. All guarded by writeMu.
 	writeMu sync.Mutex
 	lastID  int64
 	lateSeq int64
+	next    int
 
 	// refs counts queries and writes in flight; dropped is set once
 	// retention has taken the partition out of the store. The last
@@ -50,24 +58,39 @@ func floorDiv(a, b int64) int64 {
 
 func dayStart(day int64) time.Time { return time.Unix(day*86400, 0).UTC() }
 
-func partitionFile(day int64) string { return "logs-" + dayStart(day).Format(dayLayout) + ".db" }
+// partitionFile names the database of a day's shard: logs-2026-11-25.db
+// for the first (the only one before days were sharded), then
+// logs-2026-11-25.1.db and on.
+func partitionFile(day int64, shard int) string {
+	if shard == 0 {
+		return "logs-" + dayStart(day).Format(dayLayout) + ".db"
+	}
+	return "logs-" + dayStart(day).Format(dayLayout) + "." + strconv.Itoa(shard) + ".db"
+}
 
 // parsePartitionFile is the inverse of partitionFile; ok is false for
 // every other file in the directory (WAL and shared-memory files too).
-func parsePartitionFile(name string) (day int64, ok bool) {
+func parsePartitionFile(name string) (day int64, shard int, ok bool) {
 	s, found := strings.CutPrefix(name, "logs-")
 	if !found {
-		return 0, false
+		return 0, 0, false
 	}
 	s, found = strings.CutSuffix(s, ".db")
 	if !found {
-		return 0, false
+		return 0, 0, false
+	}
+	if date, n, sharded := strings.Cut(s, "."); sharded {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 || strconv.Itoa(k) != n {
+			return 0, 0, false
+		}
+		s, shard = date, k
 	}
 	t, err := time.Parse(dayLayout, s)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	return dayOf(t), true
+	return dayOf(t), shard, true
 }
 
 // A record's id is its millisecond of the day in the high bits and a
@@ -131,56 +154,107 @@ CREATE TABLE IF NOT EXISTS meta (
 // loss can take back the batches written since the last checkpoint.
 // mmap reads pages from the shared page cache without a read call each.
 const pragmas = "_pragma=page_size(16384)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
-	"&_pragma=busy_timeout(10000)&_pragma=mmap_size(268435456)&_pragma=temp_store(MEMORY)"
+	"&_pragma=busy_timeout(10000)&_pragma=mmap_size(268435456)&_pragma=temp_store(MEMORY)" +
+	"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(33554432)"
 
-func openPartition(ctx context.Context, dir string, day int64) (*partition, error) {
-	path := filepath.Join(dir, partitionFile(day))
+// openPartition opens the day's shards in dir: n of them, or as many as
+// an earlier run made if that is more.
+func openPartition(ctx context.Context, dir string, day int64, n int) (*partition, error) {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, partitionFile(day, n))); err != nil {
+			break
+		}
+		n++
+	}
+	p := &partition{day: day}
+	for k := range n {
+		sh, maxID, late, err := openShard(ctx, filepath.Join(dir, partitionFile(day, k)))
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.shards = append(p.shards, sh)
+		p.lastID, p.lateSeq = max(p.lastID, maxID), max(p.lateSeq, late)
+	}
+	return p, nil
+}
+
+// A shard is one SQLite database of a day.
+type shard struct {
+	path        string
+	db          *sql.DB
+	checkpoints *checkpointer
+}
+
+// openShard opens the database at path and returns its largest record id
+// and late sequence.
+func openShard(ctx context.Context, path string) (sh *shard, maxID, lateSeq int64, err error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?"+pragmas)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open log partition %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("cannot open log partition %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(2)
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("cannot create log partition schema in %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("cannot create log partition schema in %s: %w", path, err)
 	}
-	var maxID, late sql.NullInt64
-	err = db.QueryRowContext(ctx, "SELECT (SELECT max(id) FROM records), (SELECT value FROM meta WHERE name = 'late_seq')").Scan(&maxID, &late)
+	var id, late sql.NullInt64
+	err = db.QueryRowContext(ctx, "SELECT (SELECT max(id) FROM records), (SELECT value FROM meta WHERE name = 'late_seq')").Scan(&id, &late)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("cannot read log partition %s: %w", path, err)
+		return nil, 0, 0, fmt.Errorf("cannot read log partition %s: %w", path, err)
 	}
-	return &partition{day: day, path: path, db: db, lastID: maxID.Int64, lateSeq: late.Int64}, nil
+	return &shard{path: path, db: db, checkpoints: startCheckpointer(db)}, id.Int64, late.Int64, nil
 }
 
 // records counts the partition's records.
 func (p *partition) records(ctx context.Context) (int64, error) {
-	var n int64
-	err := p.db.QueryRowContext(ctx, "SELECT count(*) FROM records").Scan(&n)
-	return n, err
+	var total int64
+	for _, sh := range p.shards {
+		var n int64
+		if err := sh.db.QueryRowContext(ctx, "SELECT count(*) FROM records").Scan(&n); err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // remove closes the partition and deletes its files.
 func (p *partition) remove() error {
-	err := p.db.Close()
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if rerr := os.Remove(p.path + suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = errors.Join(err, rerr)
+	err := p.close()
+	for _, sh := range p.shards {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if rerr := os.Remove(sh.path + suffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("cannot delete log partition %s: %w", p.path, err)
+		return fmt.Errorf("cannot delete log partition %s: %w", partitionFile(p.day, 0), err)
 	}
 	return nil
+}
+
+// close stops the shards' checkpoints and closes their databases.
+func (p *partition) close() error {
+	var errs []error
+	for _, sh := range p.shards {
+		sh.checkpoints.stop()
+		errs = append(errs, sh.db.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // size is the bytes the partition's files take on disk.
 func (p *partition) size() int64 {
 	var n int64
-	for _, suffix := range []string{"", "-wal"} {
-		if fi, err := os.Stat(p.path + suffix); err == nil {
-			n += fi.Size()
+	for _, sh := range p.shards {
+		for _, suffix := range []string{"", "-wal"} {
+			if fi, err := os.Stat(sh.path + suffix); err == nil {
+				n += fi.Size()
+			}
 		}
 	}
 	return n

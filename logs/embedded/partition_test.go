@@ -43,8 +43,8 @@ func partitionFiles(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if _, ok := parsePartitionFile(e.Name()); ok {
-			out = append(out, e.Name())
+		if _, shard, ok := parsePartitionFile(e.Name()); ok && shard == 0 {
+			out = append(out, e.Name()) // a day's first shard
 		}
 	}
 	return out
@@ -181,8 +181,8 @@ func TestRetention(t *testing.T) {
 	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-25.db", "logs-2026-11-26.db", "logs-2026-11-27.db"}) {
 		t.Fatalf("after day 24 expired: %v", files)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "logs-2026-11-24.db-wal")); !os.IsNotExist(err) {
-		t.Fatalf("the dropped partition's WAL is still there: %v", err)
+	if left, _ := filepath.Glob(filepath.Join(dir, "logs-2026-11-24*")); len(left) > 0 {
+		t.Fatalf("files of the dropped partition are still there: %v", left)
 	}
 	if got := testutil.ToFloat64(s.metrics.droppedRecords); got != 4 {
 		t.Fatalf("records dropped by retention: %v, want 4", got)
@@ -354,10 +354,18 @@ func TestDroppedPartitionOutlivesQuery(t *testing.T) {
 // Ids follow time to the millisecond; records that arrive late, in the
 // same millisecond as others or earlier than the newest, in one batch or
 // after reopening, all get ids of their own and sort by time.
+// With shards, small batches go to one shard each in turn, so a search
+// merges records of one millisecond from several shards.
 func TestLateRecordsKeepTimeOrder(t *testing.T) {
+	for _, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) { testLateRecordsKeepTimeOrder(t, shards) })
+	}
+}
+
+func testLateRecordsKeepTimeOrder(t *testing.T, shards int) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(dir)
+	s, err := New(ctx, Options{Dir: dir, Shards: shards})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,10 +384,14 @@ func TestLateRecordsKeepTimeOrder(t *testing.T) {
 		}
 	}
 	s.Close()
-	if s, err = Open(dir); err != nil {
+	// Reopened with one shard asked for, the day keeps those it has.
+	if s, err = New(ctx, Options{Dir: dir, Shards: 1}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if n := len(s.held()[0].shards); n != shards {
+		t.Fatalf("reopened day has %d shards, want %d", n, shards)
+	}
 	if err := s.Write(ctx, []logs.Record{at(10, 4), at(1, 0), at(25, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -395,13 +407,21 @@ func TestLateRecordsKeepTimeOrder(t *testing.T) {
 		t.Fatalf("milliseconds newest first %v, want %v", ms, want)
 	}
 	// Every record is in the FTS index once: one instance of "down" each.
-	db := s.held()[0].db
-	if _, err := db.ExecContext(ctx, "CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, records_text, instance)"); err != nil {
-		t.Fatal(err)
-	}
-	var indexed int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM temp.words WHERE term = 'down'").Scan(&indexed); err != nil {
-		t.Fatal(err)
+	indexed := 0
+	for _, sh := range s.held()[0].shards {
+		conn, err := sh.db.Conn(ctx) // temp tables belong to a connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, records_text, instance)"); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM temp.words WHERE term = 'down'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		indexed += n
 	}
 	if indexed != len(ms) {
 		t.Fatalf("%d FTS entries for %d records", indexed, len(ms))

@@ -1,11 +1,13 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,24 +63,36 @@ func (s *Store) Count(ctx context.Context, q query.Node, groupBy []string, from,
 	if len(parts) == 1 {
 		return parts[0].count(ctx, q, groupBy, from, to)
 	}
-	var out []logs.GroupCount
-	index := map[string]int{}
+	var sum groupSum
 	for _, p := range parts {
 		counts, err := p.count(ctx, q, groupBy, from, to)
 		if err != nil {
 			return nil, err
 		}
-		for _, gc := range counts {
-			k := groupKey(gc.Group, groupBy)
-			if i, ok := index[k]; ok {
-				out[i].Count += gc.Count
-				continue
-			}
-			index[k] = len(out)
-			out = append(out, gc)
-		}
+		sum.add(counts, groupBy)
 	}
-	return out, nil
+	return sum.counts, nil
+}
+
+// groupSum adds up counts per group from several partitions or shards.
+type groupSum struct {
+	counts []logs.GroupCount
+	index  map[string]int
+}
+
+func (s *groupSum) add(counts []logs.GroupCount, groupBy []string) {
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	for _, gc := range counts {
+		k := groupKey(gc.Group, groupBy)
+		if i, ok := s.index[k]; ok {
+			s.counts[i].Count += gc.Count
+			continue
+		}
+		s.index[k] = len(s.counts)
+		s.counts = append(s.counts, gc)
+	}
 }
 
 func groupKey(group map[string]string, groupBy []string) string {
@@ -104,21 +118,50 @@ func (p *partition) where(q query.Node, from, to time.Time) (string, []any, erro
 	return cond, t.args, nil
 }
 
+// search appends to out the newest limit records of the partition that
+// match, asking every shard and merging by id.
 func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time, limit int, out []logs.Record) ([]logs.Record, error) {
 	cond, args, err := p.where(q, from, to)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := p.db.QueryContext(ctx, "SELECT ts, code, host, message, original, doc FROM records WHERE "+cond+" ORDER BY id DESC LIMIT "+strconv.Itoa(limit), args...)
+	if len(p.shards) == 1 {
+		found, err := p.shards[0].search(ctx, cond, args, limit, nil)
+		for _, f := range found {
+			out = append(out, f.record)
+		}
+		return out, err
+	}
+	var found []foundRecord
+	for _, sh := range p.shards {
+		if found, err = sh.search(ctx, cond, args, limit, found); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(found, func(a, b foundRecord) int { return cmp.Compare(b.id, a.id) })
+	for _, f := range found[:min(limit, len(found))] {
+		out = append(out, f.record)
+	}
+	return out, nil
+}
+
+// foundRecord is a record a search found, with its id.
+type foundRecord struct {
+	id     int64
+	record logs.Record
+}
+
+func (sh *shard) search(ctx context.Context, cond string, args []any, limit int, out []foundRecord) ([]foundRecord, error) {
+	rows, err := sh.db.QueryContext(ctx, "SELECT id, ts, code, host, message, original, doc FROM records WHERE "+cond+" ORDER BY id DESC LIMIT "+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot search logs: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var ts int64
+		var id, ts int64
 		var code, host, original sql.NullString
 		var message, doc string
-		if err := rows.Scan(&ts, &code, &host, &message, &original, &doc); err != nil {
+		if err := rows.Scan(&id, &ts, &code, &host, &message, &original, &doc); err != nil {
 			return nil, fmt.Errorf("cannot search logs: %w", err)
 		}
 		r := logs.Record{Timestamp: time.Unix(0, ts).UTC(), Message: message, Original: original.String, HostIP: host.String}
@@ -140,7 +183,7 @@ func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time
 		if len(r.Fields) == 0 {
 			r.Fields = nil
 		}
-		out = append(out, r)
+		out = append(out, foundRecord{id, r})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cannot search logs: %w", err)
@@ -148,11 +191,27 @@ func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time
 	return out, nil
 }
 
+// count counts the partition's matching records per group, over its shards.
 func (p *partition) count(ctx context.Context, q query.Node, groupBy []string, from, to time.Time) ([]logs.GroupCount, error) {
 	cond, args, err := p.where(q, from, to)
 	if err != nil {
 		return nil, err
 	}
+	if len(p.shards) == 1 {
+		return p.shards[0].count(ctx, cond, args, groupBy)
+	}
+	var sum groupSum
+	for _, sh := range p.shards {
+		counts, err := sh.count(ctx, cond, args, groupBy)
+		if err != nil {
+			return nil, err
+		}
+		sum.add(counts, groupBy)
+	}
+	return sum.counts, nil
+}
+
+func (sh *shard) count(ctx context.Context, cond string, args []any, groupBy []string) ([]logs.GroupCount, error) {
 	cols := make([]string, len(groupBy))
 	for i, g := range groupBy {
 		cols[i] = "COALESCE(" + column(g) + ", '')"
@@ -162,7 +221,7 @@ func (p *partition) count(ctx context.Context, q query.Node, groupBy []string, f
 		sel = strings.Join(cols, ", ") + ", count(*)"
 		group = " GROUP BY " + strings.Join(cols, ", ")
 	}
-	rows, err := p.db.QueryContext(ctx, "SELECT "+sel+" FROM records WHERE "+cond+group, args...)
+	rows, err := sh.db.QueryContext(ctx, "SELECT "+sel+" FROM records WHERE "+cond+group, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot count logs: %w", err)
 	}

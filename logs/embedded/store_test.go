@@ -1,6 +1,8 @@
 package embedded
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
@@ -8,12 +10,16 @@ import (
 )
 
 func TestStoreContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) logs.Store {
-		s, err := Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	for _, shards := range []int{1, 3} {
+		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) logs.Store {
+				s, err := New(context.Background(), Options{Dir: t.TempDir(), Shards: shards})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
 }

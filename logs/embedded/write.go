@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -110,27 +111,37 @@ func insertRows(n int) string {
 	return b.String()
 }
 
-// scratch is reused across writes: the argument slice, the JSON bytes and
-// the ids of a batch.
+// scratch is reused across writes: the argument slice and the JSON bytes
+// of a shard's rows, or the ids of a batch.
 type scratch struct {
 	args []any
 	doc  []byte
 	keys []string
 	ids  []int64
-	// lateIDs is the JSON array of the batch's late ids.
-	lateIDs []byte
+	// late marks the ids that go between records already stored.
+	late []bool
 }
 
 var scratchPool = sync.Pool{New: func() any {
 	return &scratch{args: make([]any, 0, rowsPerInsert*insertColumns)}
 }}
 
-// write stores recs in one transaction. Once begun, the transaction is
-// not interrupted when ctx ends: it takes a fraction of a second, and
-// the writer in front of the store gives it the same records again
-// anyway. A cancellable context costs the driver a watcher goroutine per
-// statement and a progress callback every 1000 steps: a tenth of the CPU
-// indexing takes (BenchmarkWriteContext).
+// minShardRows is the fewest rows worth a shard's transaction of their own.
+const minShardRows = 500
+
+// write stores recs, spread over the partition's shards in contiguous
+// runs, one transaction per shard, all written at once. Once begun, the
+// transactions are not interrupted when ctx ends: they take a fraction of
+// a second, and the writer in front of the store gives it the same
+// records again anyway. A cancellable context costs the driver a watcher
+// goroutine per statement and a progress callback every 1000 steps: a
+// tenth of the CPU indexing takes (BenchmarkWriteContext).
+//
+// Every shard's rows are inserted before any shard commits, so a failed
+// insert leaves the partition as it was. A commit that fails after
+// another shard's succeeded leaves that shard's rows stored: the error
+// makes the writer give the batch again, and those rows are stored twice,
+// as after a crash (delivery is at least once).
 func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cannot write logs: %w", err)
@@ -138,28 +149,114 @@ func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	ctx = context.WithoutCancel(ctx)
 	p.writeMu.Lock()
 	defer p.writeMu.Unlock()
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	defer tx.Rollback()
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	last, late, err := p.assignIDs(ctx, tx, recs, sc)
-	if err != nil {
+	last, late := p.assignIDs(recs, sc)
+	runs := p.split(len(recs))
+	txs := make([]*sql.Tx, len(runs))
+	errs := make([]error, len(runs))
+	parallel := func(f func(i int)) {
+		var wg sync.WaitGroup
+		for i := range runs[1:] {
+			wg.Go(func() { f(i + 1) })
+		}
+		f(0)
+		wg.Wait()
+	}
+	parallel(func(i int) {
+		r := runs[i]
+		txs[i], errs[i] = p.shards[r.shard].insert(ctx, recs[r.from:r.to], sc.ids[r.from:r.to], sc.late[r.from:r.to], p.lastID, late, late != p.lateSeq)
+	})
+	if err := errors.Join(errs...); err != nil {
+		for _, tx := range txs {
+			if tx != nil {
+				tx.Rollback()
+			}
+		}
 		return fmt.Errorf("cannot write logs: %w", err)
 	}
-	ids := sc.ids
+	parallel(func(i int) { errs[i] = txs[i].Commit() })
+	committed := false
+	for i, err := range errs {
+		if err == nil {
+			committed = true
+			p.shards[runs[i].shard].checkpoints.committed(runs[i].to - runs[i].from)
+		}
+	}
+	if committed {
+		p.lastID, p.lateSeq = last, late
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cannot write logs: %w", err)
+	}
+	return nil
+}
+
+// run is recs[from:to] going to one shard.
+type run struct{ shard, from, to int }
+
+// split spreads n records over the shards: a batch too small to be worth
+// splitting goes whole to one shard, the next shard each time.
+func (p *partition) split(n int) []run {
+	k := min(len(p.shards), max(n/minShardRows, 1))
+	if k == 1 {
+		sh := p.next
+		p.next = (p.next + 1) % len(p.shards)
+		return []run{{sh, 0, n}}
+	}
+	runs := make([]run, k)
+	for i := range k {
+		runs[i] = run{shard: i, from: n * i / k, to: n * (i + 1) / k}
+	}
+	return runs
+}
+
+// insert stores recs with their ids in a transaction of the shard and
+// returns it uncommitted. prevLast is the partition's largest id before
+// this batch; lateSeq, when changed, is saved with the rows.
+func (sh *shard) insert(ctx context.Context, recs []*logs.Record, ids []int64, late []bool, prevLast, lateSeq int64, saveLate bool) (*sql.Tx, error) {
+	sh.checkpoints.beforeWrite()
+	tx, err := sh.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.insertRows(ctx, tx, recs, ids, late, prevLast, lateSeq, saveLate); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+func (sh *shard) insertRows(ctx context.Context, tx *sql.Tx, recs []*logs.Record, ids []int64, late []bool, prevLast, lateSeq int64, saveLate bool) error {
+	if saveLate {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(name, value) VALUES ('late_seq', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", lateSeq); err != nil {
+			return err
+		}
+	}
+	// The late records that go below the ids of earlier batches are
+	// indexed by their ids; the rest are all above prevLast.
+	lateIDs := []byte{'['}
+	for i, id := range ids {
+		if late[i] && id <= prevLast {
+			if len(lateIDs) > 1 {
+				lateIDs = append(lateIDs, ',')
+			}
+			lateIDs = strconv.AppendInt(lateIDs, id, 10)
+		}
+	}
+	lateIDs = append(lateIDs, ']')
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	if len(recs) >= rowsPerInsert {
 		stmt, err := tx.PrepareContext(ctx, insertSQL())
 		if err != nil {
-			return fmt.Errorf("cannot write logs: %w", err)
+			return err
 		}
 		defer stmt.Close()
 		for len(recs) >= rowsPerInsert {
 			sc.bind(ids[:rowsPerInsert], recs[:rowsPerInsert])
 			if _, err := stmt.ExecContext(ctx, sc.args...); err != nil {
-				return fmt.Errorf("cannot write logs: %w", err)
+				return err
 			}
 			recs, ids = recs[rowsPerInsert:], ids[rowsPerInsert:]
 		}
@@ -167,7 +264,7 @@ func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	if len(recs) > 0 {
 		sc.bind(ids, recs)
 		if _, err := tx.ExecContext(ctx, insertRows(len(recs)), sc.args...); err != nil {
-			return fmt.Errorf("cannot write logs: %w", err)
+			return err
 		}
 	}
 	// The FTS index is filled from the rows just inserted, in one
@@ -176,30 +273,26 @@ func (p *partition) write(ctx context.Context, recs []*logs.Record) error {
 	// savepoint, so one statement makes one segment rather than one per
 	// INSERT.
 	if _, err := tx.ExecContext(ctx, "INSERT INTO records_text(rowid, message) SELECT id, message FROM records WHERE id > ?1 UNION ALL "+
-		"SELECT id, message FROM records WHERE id IN (SELECT value FROM json_each(?2))", p.lastID, string(sc.lateIDs)); err != nil {
+		"SELECT id, message FROM records WHERE id IN (SELECT value FROM json_each(?2))", prevLast, string(lateIDs)); err != nil {
 		return fmt.Errorf("cannot index logs: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("cannot write logs: %w", err)
-	}
-	p.lastID, p.lateSeq = last, late
 	return nil
 }
 
-// assignIDs fills sc.ids with an unused id per record (see recordKey)
-// and returns the largest id and the late sequence the partition will
-// have. A record in time order takes the next id of its millisecond. A
-// late one, earlier than the newest millisecond, takes the upper half of
-// its millisecond's sequence numbers and a number from the partition's
-// late sequence, kept in the same transaction: no lookup, whatever the
-// senders' clocks.
-func (p *partition) assignIDs(ctx context.Context, tx *sql.Tx, recs []*logs.Record, sc *scratch) (last, late int64, err error) {
+// assignIDs fills sc.ids with an unused id per record (see recordKey),
+// marking the late ones in sc.late, and returns the largest id and the
+// late sequence the partition will have. A record in time order takes the
+// next id of its millisecond. A late one, earlier than the newest
+// millisecond, takes the upper half of its millisecond's sequence numbers
+// and a number from the partition's late sequence, saved with the rows:
+// no lookup, whatever the senders' clocks.
+func (p *partition) assignIDs(recs []*logs.Record, sc *scratch) (last, late int64) {
 	last, late = p.lastID, p.lateSeq
-	sc.ids = sc.ids[:0]
-	sc.lateIDs = append(sc.lateIDs[:0], '[')
+	sc.ids, sc.late = sc.ids[:0], sc.late[:0]
 	for _, r := range recs {
 		key := p.recordKey(r.Timestamp)
 		var id int64
+		isLate := false
 		switch {
 		case key > last:
 			id = key
@@ -210,23 +303,12 @@ func (p *partition) assignIDs(ctx context.Context, tx *sql.Tx, recs []*logs.Reco
 		default:
 			id = key | lateBit | late&(lateBit-1)
 			late++
-			if id > p.lastID {
-				break // indexed with the ids above the last batch's
-			}
-			if len(sc.lateIDs) > 1 {
-				sc.lateIDs = append(sc.lateIDs, ',')
-			}
-			sc.lateIDs = strconv.AppendInt(sc.lateIDs, id, 10)
+			isLate = true
 		}
 		sc.ids = append(sc.ids, id)
+		sc.late = append(sc.late, isLate)
 	}
-	sc.lateIDs = append(sc.lateIDs, ']')
-	if late != p.lateSeq {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO meta(name, value) VALUES ('late_seq', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", late); err != nil {
-			return 0, 0, err
-		}
-	}
-	return last, late, nil
+	return last, late
 }
 
 // lateBit marks the ids of late records: the upper half of each
