@@ -157,9 +157,18 @@ syslog:
 
 // profile saves a CPU profile of the next d to path.
 func (k *kusanagi) profile(path string, d time.Duration) {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", k.web, int(d.Seconds())))
+	k.debug("profile", path, d)
+}
+
+// trace saves an execution trace of the next d to path.
+func (k *kusanagi) trace(path string, d time.Duration) {
+	k.debug("trace", path, d)
+}
+
+func (k *kusanagi) debug(kind, path string, d time.Duration) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", k.web, kind, int(d.Seconds())))
 	if err != nil {
-		log.Printf("cannot profile kusanagi: %v", err)
+		log.Printf("cannot get kusanagi's %s: %v", kind, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -168,7 +177,7 @@ func (k *kusanagi) profile(path string, d time.Duration) {
 		err = os.WriteFile(path, b, 0o644)
 	}
 	if err != nil {
-		log.Printf("cannot save kusanagi's profile: %v", err)
+		log.Printf("cannot save kusanagi's %s: %v", kind, err)
 	}
 }
 
