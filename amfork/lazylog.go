@@ -11,9 +11,14 @@ import (
 // dispatcher makes a logger for every aggregation group
 // (logger.With("aggrGroup", key)) and rarely logs with it: at 100k groups
 // formatting those keys up front took tens of MB and a share of ingest CPU.
+//
+// Each With keeps the slice slog hands it (a Handler owns it) and points
+// to the handler it was made from, rather than copying the attributes so
+// far: one small object per group instead of two.
 type lazyAttrs struct {
-	inner slog.Handler
-	attrs []slog.Attr
+	inner  slog.Handler
+	parent *lazyAttrs // the attributes before these; nil for none
+	attrs  []slog.Attr
 }
 
 func newLazyAttrs(h slog.Handler) slog.Handler { return &lazyAttrs{inner: h} }
@@ -30,7 +35,11 @@ func (h *lazyAttrs) WithAttrs(attrs []slog.Attr) slog.Handler {
 	if len(attrs) == 0 {
 		return h
 	}
-	return &lazyAttrs{inner: h.inner, attrs: append(slices.Clip(h.attrs), attrs...)}
+	parent := h
+	if len(h.attrs) == 0 {
+		parent = h.parent
+	}
+	return &lazyAttrs{inner: h.inner, parent: parent, attrs: attrs}
 }
 
 // WithGroup applies the attributes so far: they belong outside the group.
@@ -42,8 +51,12 @@ func (h *lazyAttrs) WithGroup(name string) slog.Handler {
 }
 
 func (h *lazyAttrs) materialize() slog.Handler {
-	if len(h.attrs) == 0 {
+	var all []slog.Attr
+	for l := h; l != nil; l = l.parent {
+		all = append(slices.Clone(l.attrs), all...)
+	}
+	if len(all) == 0 {
 		return h.inner
 	}
-	return h.inner.WithAttrs(h.attrs)
+	return h.inner.WithAttrs(all)
 }
