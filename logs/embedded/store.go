@@ -33,11 +33,14 @@ type Options struct {
 	// RetentionInterval is how often Run applies retention; default 10m.
 	RetentionInterval time.Duration
 	// Shards is how many databases a day is written to at the same time
-	// (see partition); default half the cores, at most 4. A day an
+	// (see partition); default 2 with 4 cores or more, else 1. A day an
 	// earlier run wrote to more keeps them all. On 2 cores two shards
 	// indexed 35-45% more records/s when the store had the cores to
 	// itself, at 15% more CPU per record: with a receiver parsing beside
-	// it, CPU is what runs out, so two cores get one shard.
+	// it, CPU is what runs out, so two cores get one shard. More than two
+	// was not measured (no machine here has the cores), and the SQLite
+	// driver's C allocator takes one lock for the whole process, which
+	// bounds what more shards can give.
 	Shards int
 	// Now is the clock; default time.Now.
 	Now        func() time.Time
@@ -86,7 +89,10 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded log store: Shards %d is negative", o.Shards)
 	}
 	if o.Shards == 0 {
-		o.Shards = min(max(runtime.GOMAXPROCS(0)/2, 1), 4)
+		o.Shards = 1
+		if runtime.GOMAXPROCS(0) >= 4 {
+			o.Shards = 2
+		}
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = 10 * time.Minute
