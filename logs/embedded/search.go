@@ -127,10 +127,13 @@ func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time
 	}
 	if len(p.shards) == 1 {
 		found, err := p.shards[0].search(ctx, cond, args, limit, nil)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range found {
 			out = append(out, f.record)
 		}
-		return out, err
+		return out, nil
 	}
 	var found []foundRecord
 	for _, sh := range p.shards {
