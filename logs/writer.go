@@ -47,16 +47,16 @@ type WriterOptions struct {
 // and hands them to the store, in order, at the rate the store indexes.
 //
 // Durability: a record is accepted when Add or AddWait returns; it is
-// written and fsync'd to the spool by a group commit shortly after (at
-// most CommitInterval plus one fsync later), with every other record
-// accepted meanwhile in one write and one fsync. Receivers never wait for
-// an fsync of their own, so accepting is not serialised on the disk, and a
+// written and synced to the spool by a group commit shortly after (at
+// most CommitInterval plus one sync later), with every other record
+// accepted meanwhile in one write and one sync. Receivers never wait for
+// a sync of their own, so accepting is not serialised on the disk, and a
 // kill -9 loses only the records of the commit in progress: those the
-// receiver took in the last few milliseconds. Waiting for the fsync in
+// receiver took in the last few milliseconds. Waiting for the sync in
 // AddWait would close that window for TCP, but a syslog sender has no
 // acknowledgement to wait for (RFC 6587 has none), so it would cost
 // throughput without telling the sender anything. A smaller CommitInterval
-// narrows the window and costs more fsyncs per second; a larger one the
+// narrows the window and costs more syncs per second; a larger one the
 // other way round. Segments are deleted only once the store took every
 // record in them, so after a crash the records of the segment being
 // written to the store are written again: delivery is at least once.

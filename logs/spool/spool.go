@@ -24,7 +24,7 @@ import (
 //	uint32 little-endian payload length | uint32 CRC-32C of the payload | payload
 //
 // after an 8-byte magic. A payload is uvarint(len(id)) id data. Appends
-// are fsync'd before Append returns; a segment is deleted (Remove) only
+// are synced (fdatasync on Linux) before Append returns; a segment is deleted (Remove) only
 // after its reader has handed every entry on. After a crash the last frame of a segment
 // may be torn: reading stops there, logs and counts what it skipped.
 
@@ -175,7 +175,7 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// Append writes entries to the spool and fsyncs them; all or none are
+// Append writes entries to the spool and syncs them; all or none are
 // accepted. It fails with ErrFull when they do not fit under MaxBytes.
 func (s *Spool) Append(entries []Entry) error {
 	s.mu.Lock()
@@ -207,7 +207,7 @@ func (s *Spool) Append(entries []Entry) error {
 		s.sealLocked()
 		return fmt.Errorf("cannot write to the spool: %w", err)
 	}
-	if err := s.active.Sync(); err != nil {
+	if err := syncData(s.active); err != nil {
 		s.sealLocked()
 		return fmt.Errorf("cannot sync the spool: %w", err)
 	}
