@@ -144,7 +144,7 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 	w.dropped = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_dropped_total", Help: "Records dropped: the spool was full (datagram receivers) or the writer had stopped, or a spooled record was corrupt."})
 	w.errors = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_write_errors_total", Help: "Batches the store refused (retried)."})
 	w.full = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_spool_full_total", Help: "Records that found the spool full: dropped (datagram receivers) or waited for (stream receivers)."})
-	w.accepted = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_spooled_total", Help: "Records appended and fsync'd to the spool."})
+	w.accepted = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_records_spooled_total", Help: "Records appended and synced to the spool."})
 	w.corrupted = f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_spool_skipped_bytes_total", Help: "Bytes of torn or corrupt spool frames skipped when opening the spool."})
 	sp, err := spool.Open(spool.Options{
 		Dir: o.SpoolDir, MaxBytes: o.SpoolMaxBytes, SegmentBytes: o.SpoolSegmentBytes, Logger: w.logger,

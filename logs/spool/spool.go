@@ -102,7 +102,7 @@ type Spool struct {
 	active  *os.File   // the open last segment, nil when sealed
 	nextSeq uint64
 	// bytes and records change under mu and are read without it: Size
-	// must not wait for an fsync in progress.
+	// must not wait for a sync in progress.
 	bytes   atomic.Int64
 	records atomic.Int64
 }
