@@ -8,9 +8,9 @@ import (
 // syncData makes what was appended to f durable with fdatasync, as etcd's
 // WAL does: it writes the data and the file's new size, but not its
 // modification time as fsync does. At the writer's 500 group commits a
-// second that mattered: with fsync, kusanagi syslog's store indexed
-// 35–44k records/s while receiving a steady 50k lines/s, with fdatasync
-// 47–49k (docs/syslog.md).
+// second that mattered: with a small store, kusanagi syslog indexed
+// 35–44k records/s while receiving a steady 50k lines/s with fsync, and
+// 47–49k with fdatasync (docs/syslog.md).
 func syncData(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
