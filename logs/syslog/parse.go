@@ -167,36 +167,58 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	} else {
 		rec.Fields["event.outcome"] = "parse_error: timestamp " + strconv.Quote(st.text)
 	}
+	var h head
+	read := false // h is what rest starts with
 	switch {
 	case strings.HasPrefix(rest, ": "):
 		// Cisco without a hostname: "...10:00:00.123: %LINK-3-UPDOWN: ..."
 		rest = rest[2:]
 	case strings.HasPrefix(rest, " "):
 		rest = rest[1:]
-		if _, _, _, tag := scanTag(rest); tag || ciscoCode(rest) != "" {
+		if h, read = readHead(rest), true; h.code != "" || h.tag {
 			break // a tag right away: the sender put no hostname
 		}
 		if i := strings.IndexByte(rest, ' '); i > 0 {
 			host := strings.TrimSuffix(rest[:i], ":")
 			rec.HostName = host
-			rest = rest[i+1:]
+			rest, read = rest[i+1:], false
 			if seq, n, ok := scanSequence(rest); ok && seq != "" { // "host 123: %LINK..."
 				rec.Fields["event.sequence"] = seq
 				rest = rest[n:]
 			}
 		}
 	}
-	if code := ciscoCode(rest); code != "" {
+	if !read {
+		h = readHead(rest)
+	}
+	if h.code != "" {
 		// The message starts with it: setEventCode has nothing to look for.
-		rec.Fields["event.code"] = code
-	} else if app, pid, n, ok := scanTag(rest); ok {
-		rec.Fields["log.syslog.appname"] = app
-		if pid != "" {
-			rec.Fields["log.syslog.procid"] = pid
+		rec.Fields["event.code"] = h.code
+	} else if h.tag {
+		rec.Fields["log.syslog.appname"] = h.app
+		if h.pid != "" {
+			rec.Fields["log.syslog.procid"] = h.pid
 		}
-		rest = rest[n:]
+		rest = rest[h.n:]
 	}
 	rec.Message = rest
+}
+
+// head is what an RFC 3164 message starts with: a Cisco code, or else a
+// tag (n bytes of it) or neither.
+type head struct {
+	code     string
+	app, pid string
+	n        int
+	tag      bool
+}
+
+func readHead(s string) head {
+	if code := ciscoCode(s); code != "" {
+		return head{code: code}
+	}
+	app, pid, n, ok := scanTag(s)
+	return head{app: app, pid: pid, n: n, tag: ok}
 }
 
 // setEventCode takes the vendor's message tag: Cisco's %FACILITY-SEV-MNEMONIC

@@ -240,7 +240,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 	var last sender
 	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
 		received.Inc()
-		if !last.addr.IsValid() || last.addr != from.Addr() {
+		if last.addr != from.Addr() { // also for the first: a zero Addr is no sender's
 			last = s.sender(from.Addr())
 		}
 		s.opts.Records.Add(s.parse(data, last))

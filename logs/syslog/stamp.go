@@ -42,7 +42,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 		} else if n, ok = scanNXOS(s[i:], &st); ok {
 			st.kind = "nxos"
 		}
-	case i < len(s) && 'A' <= s[i] && s[i] <= 'Z':
+	case i < len(s) && isUpper(s[i]):
 		if n, ok = scanASA(s[i:], &st); ok {
 			st.kind = "asa"
 		} else if n, ok = scanBSD(s[i:], 0, &st); ok {
@@ -56,7 +56,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 	st.text = s[start:i]
 	if i+2 < len(s) && s[i] == ' ' {
 		j := i + 1
-		for j < len(s) && j < i+6 && 'A' <= s[j] && s[j] <= 'Z' {
+		for j < len(s) && j < i+6 && isUpper(s[j]) {
 			j++
 		}
 		if j-i-1 >= 2 {
@@ -161,7 +161,7 @@ var shortMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "
 // after the day; month is 0 for a word that is no month (a parse error
 // later, as time.Parse would give).
 func monthDay(s string, i int, st *stamp) (int, bool) {
-	if i+3 > len(s) || s[i] < 'A' || s[i] > 'Z' || s[i+1] < 'a' || s[i+1] > 'z' || s[i+2] < 'a' || s[i+2] > 'z' {
+	if i+3 > len(s) || !isUpper(s[i]) || s[i+1] < 'a' || s[i+1] > 'z' || s[i+2] < 'a' || s[i+2] > 'z' {
 		return 0, false
 	}
 	st.month = 0
