@@ -57,26 +57,8 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 	}
 	defer c.Close()
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sampleErr error
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			now, err := k.counters()
-			if err != nil {
-				sampleErr = err
-				return
-			}
-			received := now.tcp + now.udp - before.tcp - before.udp
-			stored := now.written + now.dropped - before.written - before.dropped
-			run.backlog = max(run.backlog, received-stored)
-		}
-	})
+	sampler := sampleBacklog(k, before)
+	defer sampler.stop()
 
 	if profileDir != "" && !profiledSteady {
 		go func() {
@@ -94,8 +76,6 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 			n, err := c.Write(stream[written:ends[due-1]])
 			written += n
 			if err != nil {
-				close(stop)
-				wg.Wait()
 				return run, fmt.Errorf("cannot send: %w", err)
 			}
 			run.sent = due
@@ -107,8 +87,6 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 	atEnd, err := k.counters()
 	cpu := mustCPU(k.pid()) - cpu0
 	if err != nil {
-		close(stop)
-		wg.Wait()
 		return run, err
 	}
 	run.indexed = (atEnd.written - before.written) / sending.Seconds()
@@ -116,13 +94,9 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 	for deadline := time.Now().Add(5 * time.Minute); ; {
 		now, err := k.counters()
 		if err != nil {
-			close(stop)
-			wg.Wait()
 			return run, err
 		}
 		if now.dropped > before.dropped {
-			close(stop)
-			wg.Wait()
 			return run, fmt.Errorf("%v records dropped over TCP, which should push back instead", now.dropped-before.dropped)
 		}
 		if now.written-before.written >= float64(total) {
@@ -130,20 +104,55 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 			break
 		}
 		if time.Now().After(deadline) {
-			close(stop)
-			wg.Wait()
 			return run, fmt.Errorf("%d lines not stored within 5 minutes", total)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
-	if sampleErr != nil {
-		return run, sampleErr
+	if run.backlog, err = sampler.stop(); err != nil {
+		return run, err
 	}
 	log.Printf("kusanagi tcp at %d lines/s for %s: reached %.0f, indexed %.0f records/s while sending, backlog at most %.0f, caught up %s after the last line",
 		rate, d, run.reached, run.indexed, run.backlog, run.catchUp.Round(time.Millisecond))
 	return run, nil
+}
+
+// backlogSampler reads kusanagi's metrics every 100 ms in the background
+// and keeps the most records received but not yet stored.
+type backlogSampler struct {
+	done    chan struct{}
+	stopped sync.WaitGroup
+	once    sync.Once
+	most    float64
+	err     error
+}
+
+func sampleBacklog(k *kusanagi, before counters) *backlogSampler {
+	b := &backlogSampler{done: make(chan struct{})}
+	b.stopped.Go(func() {
+		for {
+			select {
+			case <-b.done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			now, err := k.counters()
+			if err != nil {
+				b.err = err
+				return
+			}
+			received := now.tcp + now.udp - before.tcp - before.udp
+			stored := now.written + now.dropped - before.written - before.dropped
+			b.most = max(b.most, received-stored)
+		}
+	})
+	return b
+}
+
+// stop ends the sampling (once) and returns the most records waiting.
+func (b *backlogSampler) stop() (float64, error) {
+	b.once.Do(func() { close(b.done) })
+	b.stopped.Wait()
+	return b.most, b.err
 }
 
 func reportSustained(w io.Writer, runs []sustainedRun, d time.Duration) {
