@@ -179,10 +179,17 @@ func openPartition(ctx context.Context, dir string, day int64, n int) (*partitio
 	return p, nil
 }
 
-// A shard is one SQLite database of a day.
+// A shard is one SQLite database of a day. Its batches are written on one
+// connection of their own: a connection drops its page cache when another
+// one has committed since it last read, so batches written on whichever
+// connection the pool handed out (queries and checkpoints take them too)
+// found the previous batch committed by another connection, and read the
+// B-trees' and FTS5's pages back from the log. Keeping the connection made logstorebench index 115-122k records/s
+// rather than 92-110k.
 type shard struct {
 	path        string
 	db          *sql.DB
+	writer      *sql.Conn
 	checkpoints *checkpointer
 }
 
@@ -205,7 +212,12 @@ func openShard(ctx context.Context, path string) (sh *shard, maxID, lateSeq int6
 		db.Close()
 		return nil, 0, 0, fmt.Errorf("cannot read log partition %s: %w", path, err)
 	}
-	return &shard{path: path, db: db, checkpoints: startCheckpointer(db)}, id.Int64, late.Int64, nil
+	writer, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, 0, 0, fmt.Errorf("cannot open log partition %s for writing: %w", path, err)
+	}
+	return &shard{path: path, db: db, writer: writer, checkpoints: startCheckpointer(db)}, id.Int64, late.Int64, nil
 }
 
 // records counts the partition's records.
@@ -242,7 +254,7 @@ func (p *partition) close() error {
 	var errs []error
 	for _, sh := range p.shards {
 		sh.checkpoints.stop()
-		errs = append(errs, sh.db.Close())
+		errs = append(errs, sh.writer.Close(), sh.db.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -216,7 +216,7 @@ func (p *partition) split(n int) []run {
 // this batch; lateSeq, when changed, is saved with the rows.
 func (sh *shard) insert(ctx context.Context, recs []*logs.Record, ids []int64, late []bool, prevLast, lateSeq int64, saveLate bool) (*sql.Tx, error) {
 	sh.checkpoints.beforeWrite()
-	tx, err := sh.db.BeginTx(ctx, nil)
+	tx, err := sh.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

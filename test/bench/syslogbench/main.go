@@ -338,6 +338,7 @@ func tcpKusanagi(k *kusanagi, stream []byte, n int) (tcpRun, error) {
 	cpu0, wait0 := mustCPU(k.pid()), cpuWait(k.pid())
 	if profileDir != "" {
 		go k.profile(filepath.Join(profileDir, fmt.Sprintf("kusanagi-tcp-%d.pprof", n)), 5*time.Second)
+		go k.trace(filepath.Join(profileDir, fmt.Sprintf("kusanagi-tcp-%d.trace", n)), time.Second)
 		profileDir = "" // one profile is enough
 	}
 	start := time.Now()
