@@ -432,3 +432,35 @@ func testLateRecordsKeepTimeOrder(t *testing.T, shards int) {
 		t.Fatalf("count in [10ms+1ns, 10ms+3ns): %v, %v", counts, err)
 	}
 }
+
+// Every shard's FTS index merges 16 segments at a time, in a partition
+// made with FTS5's default too.
+func TestIndexMergesSixteenSegments(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	automerge := func(p *partition) (v int) {
+		t.Helper()
+		if err := p.shards[0].db.QueryRowContext(ctx, "SELECT v FROM records_text_config WHERE k = 'automerge'").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	p, err := openPartition(ctx, dir, 20000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := automerge(p); got != 16 {
+		t.Errorf("automerge = %d, want 16", got)
+	}
+	if _, err := p.shards[0].db.ExecContext(ctx, "INSERT INTO records_text(records_text, rank) VALUES ('automerge', 4)"); err != nil {
+		t.Fatal(err)
+	}
+	p.close()
+	if p, err = openPartition(ctx, dir, 20000, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	if got := automerge(p); got != 16 {
+		t.Errorf("automerge after reopening = %d, want 16", got)
+	}
+}
