@@ -45,7 +45,7 @@ func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record
 		return rec
 	}
 	if strings.HasPrefix(rest, "1 ") {
-		parse5424(raw, &rec)
+		parse5424(line[:len(raw)], &rec) // raw is line's head, copied
 	} else {
 		parse3164(rest, now, p, &rec)
 	}
@@ -89,9 +89,11 @@ var decimals = func() (d [192]string) {
 // for every line.
 var parsers5424 = sync.Pool{New: func() any { return rfc5424.NewParser(rfc5424.WithBestEffort()) }}
 
-func parse5424(raw string, rec *logs.Record) {
+// parse5424 parses line, which it does not keep: the parser copies what
+// it returns.
+func parse5424(line []byte, rec *logs.Record) {
 	parser := parsers5424.Get().(syslog.Machine)
-	m, err := parser.Parse([]byte(raw))
+	m, err := parser.Parse(line)
 	parsers5424.Put(parser)
 	if m == nil {
 		rec.Fields["event.outcome"] = "parse_error: " + errString(err)

@@ -325,15 +325,20 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 		if err != nil {
 			return
 		}
+		// msg may be r's buffer: it is parsed (which copies it) before
+		// the next read.
 		var msg []byte
+		counted := 0
 		if first[0] >= '1' && first[0] <= '9' {
 			msg, err = s.octetCounted(r)
+			counted = len(msg)
 		} else {
 			msg, err = s.newlineFramed(r)
 		}
 		if len(msg) > 0 {
 			received.Inc()
 			rec := s.parse(msg, from)
+			r.Discard(counted)
 			for k, v := range fields {
 				rec.Fields[k] = v
 			}
@@ -359,8 +364,11 @@ func (s *Server) octetCounted(r *bufio.Reader) ([]byte, error) {
 	if err != nil || n <= 0 || n > s.opts.MaxMessageSize {
 		return nil, fmt.Errorf("bad octet count %q", head)
 	}
-	msg := make([]byte, n)
-	_, err = io.ReadFull(r, msg)
+	// Peek rather than a copy: n fits r's buffer, which is MaxMessageSize.
+	msg, err := r.Peek(n)
+	if errors.Is(err, io.EOF) && len(msg) > 0 {
+		err = io.ErrUnexpectedEOF // as io.ReadFull says it
+	}
 	return msg, err
 }
 
@@ -374,5 +382,5 @@ func (s *Server) newlineFramed(r *bufio.Reader) ([]byte, error) {
 		}
 		return msg, err
 	}
-	return append([]byte(nil), line...), err
+	return line, err
 }
