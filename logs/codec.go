@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"time"
 )
 
@@ -48,12 +49,13 @@ func appendString(buf []byte, s string) []byte {
 }
 
 // decodeRecord decodes what encodeRecord wrote; timestamps come back in UTC.
+// The record's strings share one copy of b: one allocation, not one per
+// string, on the store's side of the spool.
 func decodeRecord(b []byte) (Record, error) {
-	d := decoder{b: b}
-	if len(d.b) == 0 || d.b[0] != codecVersion {
+	if len(b) == 0 || b[0] != codecVersion {
 		return Record{}, errCorruptRecord
 	}
-	d.b = d.b[1:]
+	d := decoder{b: b[1:], s: string(b[1:])}
 	sec := d.varint()
 	nsec := d.uvarint()
 	var r Record
@@ -81,39 +83,52 @@ func decodeRecord(b []byte) (Record, error) {
 	return r, nil
 }
 
+// decoder reads b, and takes strings from s, which holds the same bytes.
 type decoder struct {
 	b   []byte
+	s   string
 	err error
+}
+
+func (d *decoder) skip(n int) {
+	d.b, d.s = d.b[n:], d.s[n:]
+}
+
+func (d *decoder) fail() {
+	d.err, d.b, d.s = errCorruptRecord, nil, ""
 }
 
 func (d *decoder) uvarint() uint64 {
 	v, k := binary.Uvarint(d.b)
 	// Only the canonical form: one record has one encoding.
-	if k <= 0 || len(binary.AppendUvarint(nil, v)) != k {
-		d.err, d.b = errCorruptRecord, nil
+	if k <= 0 || k != uvarintLen(v) {
+		d.fail()
 		return 0
 	}
-	d.b = d.b[k:]
+	d.skip(k)
 	return v
 }
 
 func (d *decoder) varint() int64 {
 	v, k := binary.Varint(d.b)
-	if k <= 0 || len(binary.AppendVarint(nil, v)) != k {
-		d.err, d.b = errCorruptRecord, nil
+	if k <= 0 || k != uvarintLen(uint64(v<<1)^uint64(v>>63)) { // zigzag, as AppendVarint writes it
+		d.fail()
 		return 0
 	}
-	d.b = d.b[k:]
+	d.skip(k)
 	return v
 }
+
+// uvarintLen is len(binary.AppendUvarint(nil, v)), without the append.
+func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
 func (d *decoder) string() string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
-		d.err, d.b = errCorruptRecord, nil
+		d.fail()
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.skip(int(n))
 	return s
 }

@@ -101,6 +101,10 @@ type Spool struct {
 	segs    []*Segment // oldest first; the last is appended to unless sealed
 	active  *os.File   // the open last segment, nil when sealed
 	nextSeq uint64
+	// frames is the buffer an append encodes into, kept from one append
+	// to the next: the Writer appends a few MiB hundreds of times a
+	// second, and a new buffer each time was zeroed and collected again.
+	frames []byte
 	// bytes and records change under mu and are read without it: Size
 	// must not wait for a sync in progress.
 	bytes   atomic.Int64
@@ -187,9 +191,15 @@ func (s *Spool) Append(entries []Entry) error {
 	if s.bytes.Load()+need > s.maxBytes {
 		return fmt.Errorf("%w (%d bytes spooled, max_bytes %d)", ErrFull, s.bytes.Load(), s.maxBytes)
 	}
-	buf := make([]byte, 0, need)
+	buf := s.frames[:0]
+	if int64(cap(buf)) < need {
+		buf = make([]byte, 0, need)
+	}
 	for _, e := range entries {
 		buf = appendFrame(buf, e)
+	}
+	if cap(buf) <= maxKeptFrames {
+		s.frames = buf
 	}
 	if s.active != nil && s.segs[len(s.segs)-1].bytes+int64(len(buf)) > s.segmentBytes {
 		if err := s.sealLocked(); err != nil {
@@ -217,6 +227,10 @@ func (s *Spool) Append(entries []Entry) error {
 	s.records.Add(int64(len(entries)))
 	return nil
 }
+
+// maxKeptFrames bounds the buffer kept between appends; an append of
+// more has a buffer of its own.
+const maxKeptFrames = 8 << 20
 
 // appendFrame encodes e in place at the end of buf: the Writer spools
 // hundreds of thousands of records a second, and a payload of its own per
