@@ -226,6 +226,18 @@ func openShard(ctx context.Context, path string) (sh *shard, maxID, lateSeq int6
 	return &shard{path: path, db: db, writer: writer, checkpoints: startCheckpointer(db)}, id.Int64, late.Int64, nil
 }
 
+// reconnect replaces the writer's connection; the partition's write lock
+// is held.
+func (sh *shard) reconnect(ctx context.Context) error {
+	sh.writer.Close()
+	writer, err := sh.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot open log partition %s for writing: %w", sh.path, err)
+	}
+	sh.writer = writer
+	return nil
+}
+
 // records counts the partition's records.
 func (p *partition) records(ctx context.Context) (int64, error) {
 	var total int64

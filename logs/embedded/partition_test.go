@@ -464,3 +464,35 @@ func TestIndexMergesSixteenSegments(t *testing.T) {
 		t.Errorf("automerge after reopening = %d, want 16", got)
 	}
 }
+
+// A shard whose writing connection is gone takes another one, rather than
+// failing every batch after.
+func TestWriterConnectionIsReplaced(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	if err := s.Write(ctx, []logs.Record{rec(ts, "2001:db8::1")}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	for _, p := range s.parts {
+		for _, sh := range p.shards {
+			sh.writer.Close()
+		}
+	}
+	s.mu.Unlock()
+	if err := s.Write(ctx, []logs.Record{rec(ts.Add(time.Second), "2001:db8::2")}); err != nil {
+		t.Fatalf("writing after the connection was closed: %v", err)
+	}
+	got, err := s.Count(ctx, nil, []string{"host.ip"}, ts, ts.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("counted %v, want both hosts", got)
+	}
+}

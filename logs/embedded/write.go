@@ -217,6 +217,13 @@ func (p *partition) split(n int) []run {
 func (sh *shard) insert(ctx context.Context, recs []*logs.Record, ids []int64, late []bool, prevLast, lateSeq int64, saveLate bool) (*sql.Tx, error) {
 	sh.checkpoints.beforeWrite()
 	tx, err := sh.writer.BeginTx(ctx, nil)
+	if errors.Is(err, sql.ErrConnDone) {
+		// The driver gave the connection up: take another from the pool
+		// rather than failing every batch from now on.
+		if err = sh.reconnect(ctx); err == nil {
+			tx, err = sh.writer.BeginTx(ctx, nil)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
