@@ -196,8 +196,14 @@ func column(field string) string {
 // ftsString quotes s as one FTS5 string (a word or a phrase).
 func ftsString(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
+// fts lets SQLite look the index's matches up by id, rather than read
+// every row of the window and test each against them: a word that is
+// rare in the window (what a log rule looks for) costs its matches, not
+// the window. Over 150k rows, counting a word that is nowhere took 0.5 ms
+// rather than 69, one in a tenth of the rows 61 ms rather than 90; only a
+// word in most rows costs more (177 ms rather than 127 at 60%).
 func (t *translator) fts(field, expr string) string {
-	return "+id IN (SELECT rowid FROM records_text WHERE records_text MATCH " + t.arg("{"+ftsColumn[field]+"} : "+expr) +
+	return "id IN (SELECT rowid FROM records_text WHERE records_text MATCH " + t.arg("{"+ftsColumn[field]+"} : "+expr) +
 		" AND rowid BETWEEN " + t.arg(t.loID) + " AND " + t.arg(t.hiID) + ")"
 }
 
