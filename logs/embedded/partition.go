@@ -190,8 +190,8 @@ func openPartition(ctx context.Context, dir string, day int64, n int) (*partitio
 // one has committed since it last read, so batches written on whichever
 // connection the pool handed out (queries and checkpoints take them too)
 // found the previous batch committed by another connection, and read the
-// B-trees' and FTS5's pages back from the log. Keeping the connection made logstorebench index 115-122k records/s
-// rather than 92-110k.
+// B-trees' and FTS5's pages back from the log. Keeping the connection made
+// logstorebench index 115-122k records/s rather than 92-110k.
 type shard struct {
 	path        string
 	db          *sql.DB

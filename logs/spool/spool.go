@@ -102,8 +102,8 @@ type Spool struct {
 	active  *os.File   // the open last segment, nil when sealed
 	nextSeq uint64
 	// frames is the buffer an append encodes into, kept from one append
-	// to the next: the Writer appends a few MiB hundreds of times a
-	// second, and a new buffer each time was zeroed and collected again.
+	// to the next: the Writer appends up to 500 times a second, and a new
+	// buffer each time was zeroed and collected again.
 	frames []byte
 	// bytes and records change under mu and are read without it: Size
 	// must not wait for a sync in progress.
