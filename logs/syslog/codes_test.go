@@ -37,33 +37,24 @@ func FuzzScanSequence(f *testing.F) {
 }
 
 // FuzzCiscoCode checks that ciscoCode reads every input as ciscoCodeRE did.
-func FuzzCiscoCode(f *testing.F) {
-	for _, s := range codeSeeds {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want := ""
-		if m := ciscoCodeRE.FindStringSubmatch(s); m != nil {
-			want = m[1]
-		}
-		if got := ciscoCode(s); got != want {
-			t.Fatalf("ciscoCode(%q) = %q, ciscoCodeRE found %q", s, got, want)
-		}
-	})
-}
+func FuzzCiscoCode(f *testing.F) { fuzzFirstGroup(f, "ciscoCode", ciscoCode, ciscoCodeRE) }
 
 // FuzzUpperTag checks that upperTag reads every input as upperTagRE did.
-func FuzzUpperTag(f *testing.F) {
+func FuzzUpperTag(f *testing.F) { fuzzFirstGroup(f, "upperTag", upperTag, upperTagRE) }
+
+// fuzzFirstGroup checks that scan returns what re's first group matches,
+// or "" where re does not match.
+func fuzzFirstGroup(f *testing.F, name string, scan func(string) string, re *regexp.Regexp) {
 	for _, s := range codeSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		want := ""
-		if m := upperTagRE.FindStringSubmatch(s); m != nil {
+		if m := re.FindStringSubmatch(s); m != nil {
 			want = m[1]
 		}
-		if got := upperTag(s); got != want {
-			t.Fatalf("upperTag(%q) = %q, upperTagRE found %q", s, got, want)
+		if got := scan(s); got != want {
+			t.Fatalf("%s(%q) = %q, %s found %q", name, s, got, re, want)
 		}
 	})
 }
