@@ -125,16 +125,6 @@ func (p *partition) search(ctx context.Context, q query.Node, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	if len(p.shards) == 1 {
-		found, err := p.shards[0].search(ctx, cond, args, limit, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range found {
-			out = append(out, f.record)
-		}
-		return out, nil
-	}
 	var found []foundRecord
 	for _, sh := range p.shards {
 		if found, err = sh.search(ctx, cond, args, limit, found); err != nil {
