@@ -173,26 +173,32 @@ func NewWriter(o WriterOptions) (*Writer, error) {
 // was admitted always fits when it is appended.
 const segmentSlack = 64
 
-// admitLocked decides about an encoded record: nil when it was queued for
-// the spool, otherwise the channel to wait on before trying again and
-// whether the reason is a full spool (rather than a full pending buffer).
-func (w *Writer) admitLocked(e spool.Entry) (wait chan struct{}, full bool) {
-	need := e.Size()
-	if w.spoolBytes+w.committingBytes+w.pendingBytes+need+segmentSlack > w.opts.SpoolMaxBytes {
-		return w.room, true
-	}
-	if w.pendingBytes > 0 && w.pendingBytes+need > w.opts.PendingBytes {
-		return w.room, false
-	}
-	w.pending = append(w.pending, e)
-	w.pendingBytes += need
-	if len(w.pending) == 1 {
-		select {
-		case w.commit <- struct{}{}:
-		default:
+// admitLocked queues encoded records for the spool, in order, as many as
+// fit: it returns how many, and when not all of them, the channel to wait
+// on before trying again and whether the reason is a full spool (rather
+// than a full pending buffer).
+func (w *Writer) admitLocked(es []spool.Entry) (n int, wait chan struct{}, full bool) {
+	first := len(w.pending) == 0
+	defer func() {
+		if first && n > 0 {
+			select {
+			case w.commit <- struct{}{}:
+			default:
+			}
 		}
+	}()
+	for i, e := range es {
+		need := e.Size()
+		if w.spoolBytes+w.committingBytes+w.pendingBytes+need+segmentSlack > w.opts.SpoolMaxBytes {
+			return i, w.room, true
+		}
+		if w.pendingBytes > 0 && w.pendingBytes+need > w.opts.PendingBytes {
+			return i, w.room, false
+		}
+		w.pending = append(w.pending, e)
+		w.pendingBytes += need
 	}
-	return nil, false
+	return len(es), nil, false
 }
 
 // makeRoomLocked wakes everyone waiting for room.
@@ -206,7 +212,7 @@ func (w *Writer) makeRoomLocked() {
 // and counted rather than stalling a datagram receiver. It waits only
 // while the commit in progress holds PendingBytes, a few milliseconds.
 func (w *Writer) Add(r Record) {
-	e := spool.Entry{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}
+	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}}
 	w.mu.Lock()
 	for {
 		if w.closed || w.failing {
@@ -214,7 +220,7 @@ func (w *Writer) Add(r Record) {
 			w.dropped.Inc()
 			return
 		}
-		wait, full := w.admitLocked(e)
+		_, wait, full := w.admitLocked(es)
 		if wait == nil {
 			w.mu.Unlock()
 			return
@@ -234,7 +240,7 @@ func (w *Writer) Add(r Record) {
 // AddWait accepts a record, waiting while the spool is full: stream
 // receivers (TCP, TLS) push back on their senders instead of dropping.
 func (w *Writer) AddWait(ctx context.Context, r Record) error {
-	e := spool.Entry{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}
+	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}}
 	counted := false
 	w.mu.Lock()
 	for {
@@ -242,7 +248,7 @@ func (w *Writer) AddWait(ctx context.Context, r Record) error {
 			w.mu.Unlock()
 			return ErrWriterStopped
 		}
-		wait, full := w.admitLocked(e)
+		_, wait, full := w.admitLocked(es)
 		w.mu.Unlock()
 		if wait == nil {
 			return nil

@@ -34,28 +34,39 @@ func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
 // parseFrom is Parse with the sender's address already written out, as a
 // connection or a run of datagrams from one sender does once.
 func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record {
-	raw := strings.TrimRight(string(line), "\r\n\x00")
-	rec := logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP, Fields: map[string]string{}}
+	rec := logs.Record{Fields: map[string]string{}}
+	parseInto(&rec, string(line), line, hostIP, now, p)
+	return rec
+}
+
+// parseInto parses line into rec, whose Fields it clears and reuses. text
+// is line as a string: a copy, or for a caller that encodes rec before
+// line's buffer is reused, the same bytes (unsafe.String), so that the
+// record's strings cost nothing to make.
+func parseInto(rec *logs.Record, text string, line []byte, hostIP string, now time.Time, p Profile) {
+	raw := strings.TrimRight(text, "\r\n\x00")
+	fields := rec.Fields
+	clear(fields)
+	*rec = logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP, Fields: fields}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
-	rest, ok := parsePRI(raw, &rec)
+	rest, ok := parsePRI(raw, rec)
 	if !ok {
 		rec.Fields["event.outcome"] = "parse_error: no <PRI>"
-		return rec
+		return
 	}
 	if strings.HasPrefix(rest, "1 ") {
-		parse5424(line[:len(raw)], &rec) // raw is line's head, copied
+		parse5424(line[:len(raw)], rec) // the parser copies what it keeps
 	} else {
-		parse3164(rest, now, p, &rec)
+		parse3164(rest, now, p, rec)
 	}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
 	// rsyslog keeps the space after the tag in the message it forwards.
 	rec.Message = strings.TrimLeft(rec.Message, " ")
-	setEventCode(&rec)
-	return rec
+	setEventCode(rec)
 }
 
 func parsePRI(s string, rec *logs.Record) (string, bool) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -22,10 +23,10 @@ import (
 )
 
 // Records takes parsed lines: Add may drop under overload (UDP is lossy
-// anyway), AddWait blocks (TCP and TLS push back on their senders).
+// anyway), AddBatchWait blocks (TCP and TLS push back on their senders).
 type Records interface {
 	Add(logs.Record)
-	AddWait(context.Context, logs.Record) error
+	AddBatchWait(context.Context, *logs.Batch) error
 }
 
 // SourceProfile applies a Profile to senders in Sources.
@@ -164,10 +165,14 @@ func (s *Server) sender(addr netip.Addr) sender {
 
 func (s *Server) parse(line []byte, from sender) logs.Record {
 	r := parseFrom(line, from.ip, time.Now(), from.profile)
+	s.countParseError(&r)
+	return r
+}
+
+func (s *Server) countParseError(r *logs.Record) {
 	if r.Fields["event.outcome"] != "" {
 		s.metrics.parseErrors.Inc()
 	}
-	return r
 }
 
 // streamListener is a bound TCP socket and how its connections are served.
@@ -311,7 +316,8 @@ func source(c net.Conn) netip.AddrPort {
 
 // serveStream reads one TCP or TLS connection, telling RFC 6587 octet
 // counting ("123 <187>...") from newline framing by the first byte of each
-// frame, and adds fields to every record.
+// frame, and adds fields to every record. The records of what one read
+// from the socket brought are handed over together.
 func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, fields map[string]string) {
 	defer c.Close()
 	conns := s.metrics.connections[transport]
@@ -320,13 +326,23 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 	received := s.metrics.messages.WithLabelValues(transport)
 	from := s.sender(source(c).Addr())
 	r := bufio.NewReaderSize(c, s.opts.MaxMessageSize)
+	var batch logs.Batch
+	// rec is parsed into for every line; its strings point into r's buffer
+	// until batch.Add copies them.
+	rec := logs.Record{Fields: map[string]string{}}
 	for {
+		if batch.Len() > 0 && (r.Buffered() == 0 || batch.Bytes() >= maxStreamBatchBytes) {
+			// The next read may wait for the sender: what came so far is
+			// not held back meanwhile.
+			if err := s.opts.Records.AddBatchWait(ctx, &batch); err != nil {
+				return
+			}
+		}
 		first, err := r.Peek(1)
 		if err != nil {
+			s.flush(ctx, &batch)
 			return
 		}
-		// msg may be r's buffer: it is parsed (which copies it) before
-		// the next read.
 		var msg []byte
 		counted := 0
 		if first[0] >= '1' && first[0] <= '9' {
@@ -337,21 +353,32 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 		}
 		if len(msg) > 0 {
 			received.Inc()
-			rec := s.parse(msg, from)
-			r.Discard(counted)
+			parseInto(&rec, unsafe.String(&msg[0], len(msg)), msg, from.ip, time.Now(), from.profile)
+			s.countParseError(&rec)
 			for k, v := range fields {
 				rec.Fields[k] = v
 			}
-			if werr := s.opts.Records.AddWait(ctx, rec); werr != nil {
-				return
-			}
+			batch.Add(&rec)
+			r.Discard(counted)
 		}
 		if err != nil {
+			s.flush(ctx, &batch)
 			if !errors.Is(err, io.EOF) {
 				s.logger.Warn("closing syslog connection", "transport", transport, "source", source(c).String(), "err", err)
 			}
 			return
 		}
+	}
+}
+
+// maxStreamBatchBytes bounds the records of one connection held before
+// they are handed over, when its sender keeps the socket full.
+const maxStreamBatchBytes = 256 << 10
+
+// flush hands over what a closing connection brought last.
+func (s *Server) flush(ctx context.Context, batch *logs.Batch) {
+	if batch.Len() > 0 {
+		s.opts.Records.AddBatchWait(ctx, batch)
 	}
 }
 

@@ -79,13 +79,20 @@ func TestLoggerToStore(t *testing.T) {
 type recorder struct{ ch chan logs.Record }
 
 func (r recorder) Add(rec logs.Record) { r.ch <- rec }
-func (r recorder) AddWait(ctx context.Context, rec logs.Record) error {
-	select {
-	case r.ch <- rec:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+func (r recorder) AddBatchWait(ctx context.Context, b *logs.Batch) error {
+	recs, err := b.Records()
+	if err != nil {
+		return err
 	}
+	for _, rec := range recs {
+		select {
+		case r.ch <- rec:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.Reset()
+	return nil
 }
 
 func TestSourceProfiles(t *testing.T) {

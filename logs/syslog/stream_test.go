@@ -22,10 +22,11 @@ type stalledStore struct {
 }
 
 func (s *stalledStore) Add(logs.Record) { s.stored.Add(1) }
-func (s *stalledStore) AddWait(ctx context.Context, _ logs.Record) error {
+func (s *stalledStore) AddBatchWait(ctx context.Context, b *logs.Batch) error {
 	select {
 	case <-s.release:
-		s.stored.Add(1)
+		s.stored.Add(int64(b.Len()))
+		b.Reset()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
