@@ -25,14 +25,17 @@ type Batch struct {
 	bytes   int64
 }
 
-// Add encodes r into the batch.
-func (b *Batch) Add(r *Record) {
-	need := encodedSize(r)
-	if cap(b.chunk)-len(b.chunk) < need {
-		b.chunk = make([]byte, 0, max(batchChunkBytes, need))
+// Add encodes r into the batch, with fields after r.Fields: their names
+// must not be in r.Fields.
+func (b *Batch) Add(r *Record, fields ...Field) {
+	// A guess rather than the size: the chunk takes what does not fit by
+	// growing, and the records encoded before stay where they are.
+	guess := 32 + len(r.Message) + len(r.Original) + len(r.HostIP) + len(r.HostName) + 64*(len(r.Fields)+len(fields))
+	if cap(b.chunk)-len(b.chunk) < guess {
+		b.chunk = make([]byte, 0, max(batchChunkBytes, guess))
 	}
 	start := len(b.chunk)
-	b.chunk = encodeRecord(b.chunk, r)
+	b.chunk = encodeRecord(b.chunk, r, fields)
 	e := spool.Entry{Data: b.chunk[start:len(b.chunk):len(b.chunk)]}
 	b.entries = append(b.entries, e)
 	b.bytes += e.Size()

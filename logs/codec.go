@@ -27,18 +27,23 @@ func encodedSize(r *Record) int {
 	return n
 }
 
-// encodeRecord appends r's encoding to buf.
-func encodeRecord(buf []byte, r *Record) []byte {
+// encodeRecord appends r's encoding to buf, with fields after r.Fields:
+// their names must not be in r.Fields.
+func encodeRecord(buf []byte, r *Record, fields []Field) []byte {
 	buf = append(buf, codecVersion)
 	buf = binary.AppendVarint(buf, r.Timestamp.Unix())
 	buf = binary.AppendUvarint(buf, uint64(r.Timestamp.Nanosecond()))
 	for _, s := range []string{r.Message, r.Original, r.HostIP, r.HostName} {
 		buf = appendString(buf, s)
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(r.Fields)))
+	buf = binary.AppendUvarint(buf, uint64(len(r.Fields)+len(fields)))
 	for k, v := range r.Fields {
 		buf = appendString(buf, k)
 		buf = appendString(buf, v)
+	}
+	for _, f := range fields {
+		buf = appendString(buf, f.Name)
+		buf = appendString(buf, f.Value)
 	}
 	return buf
 }

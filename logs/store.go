@@ -23,6 +23,10 @@ type Record struct {
 	Fields    map[string]string `json:"fields,omitempty"`
 }
 
+// Field is a name and value of a record's Fields, for code that collects
+// them in a list rather than a map.
+type Field struct{ Name, Value string }
+
 // Field returns a field by its ECS name, including the fixed ones.
 func (r *Record) Field(name string) (string, bool) {
 	switch name {

@@ -212,7 +212,7 @@ func (w *Writer) makeRoomLocked() {
 // and counted rather than stalling a datagram receiver. It waits only
 // while the commit in progress holds PendingBytes, a few milliseconds.
 func (w *Writer) Add(r Record) {
-	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}}
+	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}}
 	w.mu.Lock()
 	for {
 		if w.closed || w.failing {
@@ -240,7 +240,7 @@ func (w *Writer) Add(r Record) {
 // AddWait accepts a record, waiting while the spool is full: stream
 // receivers (TCP, TLS) push back on their senders instead of dropping.
 func (w *Writer) AddWait(ctx context.Context, r Record) error {
-	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r)}}
+	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}}
 	counted := false
 	w.mu.Lock()
 	for {

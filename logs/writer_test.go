@@ -254,20 +254,39 @@ func TestWriterConcurrentReceivers(t *testing.T) {
 
 // FuzzRecordCodec: decoding spooled bytes never panics, and a record
 // that decodes encodes to bytes that decode to the same record (fields are
-// written in the map's order, so the bytes may differ).
+// written in the map's order, so the bytes may differ), also with some of
+// its fields given as a list.
 func FuzzRecordCodec(f *testing.F) {
 	r := record(7)
-	f.Add(encodeRecord(nil, &r))
-	f.Add(encodeRecord(nil, &Record{}))
+	f.Add(encodeRecord(nil, &r, nil))
+	f.Add(encodeRecord(nil, &Record{}, nil))
 	f.Add([]byte{codecVersion, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(b)
 		if err != nil {
 			return
 		}
-		again, err := decodeRecord(encodeRecord(nil, &r))
+		again, err := decodeRecord(encodeRecord(nil, &r, nil))
 		if err != nil || !reflect.DeepEqual(again, r) {
 			t.Fatalf("%x decodes to %+v, which round-trips to %+v (%v)", b, r, again, err)
+		}
+		// The same fields, some in the map and the rest in a list.
+		split := r
+		split.Fields = nil
+		var list []Field
+		for k, v := range r.Fields {
+			if len(list) < len(r.Fields)/2 {
+				list = append(list, Field{Name: k, Value: v})
+				continue
+			}
+			if split.Fields == nil {
+				split.Fields = map[string]string{}
+			}
+			split.Fields[k] = v
+		}
+		again, err = decodeRecord(encodeRecord(nil, &split, list))
+		if err != nil || !reflect.DeepEqual(again, r) {
+			t.Fatalf("%+v with %d fields in a list round-trips to %+v (%v)", r, len(list), again, err)
 		}
 	})
 }

@@ -34,42 +34,41 @@ func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
 // parseFrom is Parse with the sender's address already written out, as a
 // connection or a run of datagrams from one sender does once.
 func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record {
-	rec := logs.Record{Fields: map[string]string{}}
-	parseInto(&rec, string(line), line, hostIP, now, p)
-	return rec
+	var ps parsed
+	parseInto(&ps, string(line), line, hostIP, now, p)
+	return ps.record()
 }
 
-// parseInto parses line into rec, whose Fields it clears and reuses. text
-// is line as a string: a copy, or for a caller that encodes rec before
-// line's buffer is reused, the same bytes (unsafe.String), so that the
-// record's strings cost nothing to make.
-func parseInto(rec *logs.Record, text string, line []byte, hostIP string, now time.Time, p Profile) {
+// parseInto parses line into ps, which it resets. text is line as a
+// string: a copy, or for a caller that encodes the record before line's
+// buffer is reused, the same bytes (unsafe.String), so that the record's
+// strings cost nothing to make.
+func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Time, p Profile) {
 	raw := strings.TrimRight(text, "\r\n\x00")
-	fields := rec.Fields
-	clear(fields)
-	*rec = logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP, Fields: fields}
+	ps.reset(logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP})
+	rec := &ps.rec
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
-	rest, ok := parsePRI(raw, rec)
+	rest, ok := parsePRI(raw, ps)
 	if !ok {
-		rec.Fields["event.outcome"] = "parse_error: no <PRI>"
+		ps.set("event.outcome", "parse_error: no <PRI>")
 		return
 	}
 	if strings.HasPrefix(rest, "1 ") {
-		parse5424(line[:len(raw)], rec) // the parser copies what it keeps
+		parse5424(line[:len(raw)], ps) // the parser copies what it keeps
 	} else {
-		parse3164(rest, now, p, rec)
+		parse3164(rest, now, p, ps)
 	}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
 	// rsyslog keeps the space after the tag in the message it forwards.
 	rec.Message = strings.TrimLeft(rec.Message, " ")
-	setEventCode(rec)
+	setEventCode(ps)
 }
 
-func parsePRI(s string, rec *logs.Record) (string, bool) {
+func parsePRI(s string, ps *parsed) (string, bool) {
 	if !strings.HasPrefix(s, "<") {
 		return s, false
 	}
@@ -81,9 +80,9 @@ func parsePRI(s string, rec *logs.Record) (string, bool) {
 	if err != nil || pri < 0 || pri > 191 {
 		return s, false
 	}
-	rec.Fields["log.syslog.priority"] = decimals[pri]
-	rec.Fields["log.syslog.facility.code"] = decimals[pri/8]
-	rec.Fields["log.syslog.severity.code"] = decimals[pri%8]
+	ps.set("log.syslog.priority", decimals[pri])
+	ps.set("log.syslog.facility.code", decimals[pri/8])
+	ps.set("log.syslog.severity.code", decimals[pri%8])
 	return s[end+1:], true
 }
 
@@ -102,32 +101,33 @@ var parsers5424 = sync.Pool{New: func() any { return rfc5424.NewParser(rfc5424.W
 
 // parse5424 parses line, which it does not keep: the parser copies what
 // it returns.
-func parse5424(line []byte, rec *logs.Record) {
+func parse5424(line []byte, ps *parsed) {
+	rec := &ps.rec
 	parser := parsers5424.Get().(syslog.Machine)
 	m, err := parser.Parse(line)
 	parsers5424.Put(parser)
 	if m == nil {
-		rec.Fields["event.outcome"] = "parse_error: " + errString(err)
+		ps.set("event.outcome", "parse_error: "+errString(err))
 		return
 	}
 	sm := m.(*rfc5424.SyslogMessage)
 	if err != nil {
-		rec.Fields["event.outcome"] = "parse_error: " + err.Error()
+		ps.set("event.outcome", "parse_error: "+err.Error())
 	}
-	rec.Fields["log.syslog.version"] = "1"
+	ps.set("log.syslog.version", "1")
 	if sm.Timestamp != nil {
 		rec.Timestamp = *sm.Timestamp
 	}
 	if sm.Hostname != nil {
 		rec.HostName = *sm.Hostname
 	}
-	setField(rec, "log.syslog.appname", sm.Appname)
-	setField(rec, "log.syslog.procid", sm.ProcID)
-	setField(rec, "log.syslog.msgid", sm.MsgID)
+	setField(ps, "log.syslog.appname", sm.Appname)
+	setField(ps, "log.syslog.procid", sm.ProcID)
+	setField(ps, "log.syslog.msgid", sm.MsgID)
 	if sm.StructuredData != nil {
 		for id, params := range *sm.StructuredData {
 			for k, v := range params {
-				rec.Fields["log.syslog.structured_data."+id+"."+k] = v
+				ps.set("log.syslog.structured_data."+id+"."+k, v)
 			}
 		}
 	}
@@ -138,7 +138,8 @@ func parse5424(line []byte, rec *logs.Record) {
 	}
 }
 
-func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
+func parse3164(rest string, now time.Time, p Profile, ps *parsed) {
+	rec := &ps.rec
 	loc := p.Location
 	if loc == nil {
 		loc = time.UTC
@@ -149,7 +150,7 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	// (scanTag) or a vendor's message code.
 	if seq, n, ok := scanSequence(rest); ok {
 		if seq != "" {
-			rec.Fields["event.sequence"] = seq
+			ps.set("event.sequence", seq)
 		}
 		rest = rest[n:]
 	}
@@ -157,14 +158,14 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	if !ok {
 		// No timestamp: everything after the PRI is the message.
 		rec.Message = strings.TrimSpace(rest)
-		rec.Fields["event.outcome"] = "parse_error: no timestamp"
+		ps.set("event.outcome", "parse_error: no timestamp")
 		return
 	}
 	switch st.mark {
 	case "*":
-		rec.Fields["log.syslog.clock"] = "unsynchronized"
+		ps.set("log.syslog.clock", "unsynchronized")
 	case ".":
-		rec.Fields["log.syslog.clock"] = "sync_lost"
+		ps.set("log.syslog.clock", "sync_lost")
 	}
 	rest = rest[st.end:]
 	if st.tz != "" {
@@ -178,7 +179,7 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	if ts, ok := st.time(loc, now); ok {
 		rec.Timestamp = ts
 	} else {
-		rec.Fields["event.outcome"] = "parse_error: timestamp " + strconv.Quote(st.text)
+		ps.set("event.outcome", "parse_error: timestamp "+strconv.Quote(st.text))
 	}
 	var h head
 	read := false // h is what rest starts with
@@ -196,7 +197,7 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 			rec.HostName = host
 			rest, read = rest[i+1:], false
 			if seq, n, ok := scanSequence(rest); ok && seq != "" { // "host 123: %LINK..."
-				rec.Fields["event.sequence"] = seq
+				ps.set("event.sequence", seq)
 				rest = rest[n:]
 			}
 		}
@@ -206,11 +207,11 @@ func parse3164(rest string, now time.Time, p Profile, rec *logs.Record) {
 	}
 	if h.code != "" {
 		// The message starts with it: setEventCode has nothing to look for.
-		rec.Fields["event.code"] = h.code
+		ps.set("event.code", h.code)
 	} else if h.tag {
-		rec.Fields["log.syslog.appname"] = h.app
+		ps.set("log.syslog.appname", h.app)
 		if h.pid != "" {
-			rec.Fields["log.syslog.procid"] = h.pid
+			ps.set("log.syslog.procid", h.pid)
 		}
 		rest = rest[h.n:]
 	}
@@ -236,14 +237,15 @@ func readHead(s string) head {
 
 // setEventCode takes the vendor's message tag: Cisco's %FACILITY-SEV-MNEMONIC
 // (also ASA's %ASA-6-302013), Juniper's SNMP_TRAP_LINK_DOWN.
-func setEventCode(rec *logs.Record) {
-	if _, found := rec.Fields["event.code"]; found {
+func setEventCode(ps *parsed) {
+	rec := &ps.rec
+	if _, found := ps.get("event.code"); found {
 		return
 	}
 	if code := ciscoCode(rec.Message); code != "" {
-		rec.Fields["event.code"] = code
+		ps.set("event.code", code)
 	} else if tag := upperTag(rec.Message); tag != "" {
-		rec.Fields["event.code"] = tag
+		ps.set("event.code", tag)
 	}
 }
 
@@ -256,9 +258,9 @@ func zoneByAbbrev(s string) (*time.Location, bool) {
 	return nil, false
 }
 
-func setField(rec *logs.Record, name string, v *string) {
+func setField(ps *parsed, name string, v *string) {
 	if v != nil && *v != "" {
-		rec.Fields[name] = *v
+		ps.set(name, *v)
 	}
 }
 

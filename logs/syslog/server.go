@@ -165,14 +165,10 @@ func (s *Server) sender(addr netip.Addr) sender {
 
 func (s *Server) parse(line []byte, from sender) logs.Record {
 	r := parseFrom(line, from.ip, time.Now(), from.profile)
-	s.countParseError(&r)
-	return r
-}
-
-func (s *Server) countParseError(r *logs.Record) {
 	if r.Fields["event.outcome"] != "" {
 		s.metrics.parseErrors.Inc()
 	}
+	return r
 }
 
 // streamListener is a bound TCP socket and how its connections are served.
@@ -300,9 +296,9 @@ func (s *Server) serveTLS(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	var fields map[string]string
+	var fields []logs.Field
 	if cs := tc.ConnectionState(); len(cs.VerifiedChains) > 0 {
-		fields = map[string]string{"tls.client.subject": cs.PeerCertificates[0].Subject.String()}
+		fields = []logs.Field{{Name: "tls.client.subject", Value: cs.PeerCertificates[0].Subject.String()}}
 	}
 	s.serveStream(ctx, tc, "tls", fields)
 }
@@ -318,7 +314,7 @@ func source(c net.Conn) netip.AddrPort {
 // counting ("123 <187>...") from newline framing by the first byte of each
 // frame, and adds fields to every record. The records of what one read
 // from the socket brought are handed over together.
-func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, fields map[string]string) {
+func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, fields []logs.Field) {
 	defer c.Close()
 	conns := s.metrics.connections[transport]
 	conns.Inc()
@@ -327,9 +323,9 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 	from := s.sender(source(c).Addr())
 	r := bufio.NewReaderSize(c, s.opts.MaxMessageSize)
 	var batch logs.Batch
-	// rec is parsed into for every line; its strings point into r's buffer
+	// Every line is parsed into ps; its strings point into r's buffer
 	// until batch.Add copies them.
-	rec := logs.Record{Fields: map[string]string{}}
+	var ps parsed
 	for {
 		if batch.Len() > 0 && (r.Buffered() == 0 || batch.Bytes() >= maxStreamBatchBytes) {
 			// The next read may wait for the sender: what came so far is
@@ -353,12 +349,14 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 		}
 		if len(msg) > 0 {
 			received.Inc()
-			parseInto(&rec, unsafe.String(&msg[0], len(msg)), msg, from.ip, time.Now(), from.profile)
-			s.countParseError(&rec)
-			for k, v := range fields {
-				rec.Fields[k] = v
+			parseInto(&ps, unsafe.String(&msg[0], len(msg)), msg, from.ip, time.Now(), from.profile)
+			if _, failed := ps.get("event.outcome"); failed {
+				s.metrics.parseErrors.Inc()
 			}
-			batch.Add(&rec)
+			for _, f := range fields {
+				ps.set(f.Name, f.Value)
+			}
+			batch.Add(&ps.rec, ps.fields...)
 			r.Discard(counted)
 		}
 		if err != nil {

@@ -1,0 +1,72 @@
+package syslog
+
+import "github.com/kusanagi-dev/kusanagi/logs"
+
+// parsed is a record as parsing builds it, its Fields in a list: for the
+// few fields of a line, filling, clearing and encoding a list costs less
+// than a map, line after line.
+type parsed struct {
+	rec    logs.Record // Fields stays nil
+	fields []logs.Field
+	// index finds a name in a long list (structured data with many
+	// parameters), so that setting n fields is not n² comparisons.
+	index map[string]int
+}
+
+// indexFrom is the list length from which names are looked up by index.
+const indexFrom = 16
+
+func (p *parsed) reset(rec logs.Record) {
+	p.rec = rec
+	clear(p.fields)
+	p.fields = p.fields[:0]
+	p.index = nil
+}
+
+// set sets a field, replacing a value set before, as a map would.
+func (p *parsed) set(name, value string) {
+	if i, ok := p.find(name); ok {
+		p.fields[i].Value = value
+		return
+	}
+	p.fields = append(p.fields, logs.Field{Name: name, Value: value})
+	switch n := len(p.fields); {
+	case n == indexFrom:
+		p.index = make(map[string]int, 2*indexFrom)
+		for i, f := range p.fields {
+			p.index[f.Name] = i
+		}
+	case n > indexFrom:
+		p.index[name] = n - 1
+	}
+}
+
+func (p *parsed) get(name string) (string, bool) {
+	if i, ok := p.find(name); ok {
+		return p.fields[i].Value, true
+	}
+	return "", false
+}
+
+func (p *parsed) find(name string) (int, bool) {
+	if p.index != nil {
+		i, ok := p.index[name]
+		return i, ok
+	}
+	for i := range p.fields {
+		if p.fields[i].Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// record is the parsed record with its Fields in a map of its own.
+func (p *parsed) record() logs.Record {
+	r := p.rec
+	r.Fields = make(map[string]string, len(p.fields))
+	for _, f := range p.fields {
+		r.Fields[f.Name] = f.Value
+	}
+	return r
+}
