@@ -33,14 +33,18 @@ type Options struct {
 	// RetentionInterval is how often Run applies retention; default 10m.
 	RetentionInterval time.Duration
 	// Shards is how many databases a day is written to at the same time
-	// (see partition); default 2 with 4 cores or more, else 1. A day an
-	// earlier run wrote to more keeps them all. On 2 cores two shards
-	// indexed 35-45% more records/s when the store had the cores to
-	// itself, at 15% more CPU per record: with a receiver parsing beside
-	// it, CPU is what runs out, so two cores get one shard. More than two
-	// was not measured (no machine here has the cores), and the SQLite
-	// driver's C allocator takes one lock for the whole process, which
-	// bounds what more shards can give.
+	// (see partition); default 2 with 2 cores or more, else 1. A day an
+	// earlier run wrote to more keeps them all. Two shards take about 15%
+	// more CPU per record than one, but SQLite lets one writer into a file,
+	// and one writer on one core is what bounds indexing: with the
+	// receiver's cost per line cut, syslogbench at a steady rate on 2
+	// cores, 1.1-1.9M records stored, four runs each, alternating: two
+	// shards kept up with 50k lines/s in four (49.1-49.6k records/s
+	// indexed while receiving) and with 60k in three (56.7-59.7k); one
+	// shard with 50k in two (42.1-48.7k) and 60k in one (46.6-59.6k).
+	// More than two was not measured (no machine here has the cores), and
+	// the SQLite driver's C allocator takes one lock for the whole
+	// process, which bounds what more shards can give.
 	Shards int
 	// Now is the clock; default time.Now.
 	Now        func() time.Time
@@ -90,7 +94,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.Shards == 0 {
 		o.Shards = 1
-		if runtime.GOMAXPROCS(0) >= 4 {
+		if runtime.GOMAXPROCS(0) >= 2 {
 			o.Shards = 2
 		}
 	}
