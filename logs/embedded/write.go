@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,6 +266,13 @@ func (sh *shard) insertRows(ctx context.Context, tx *sql.Tx, recs []*logs.Record
 			if _, err := stmt.ExecContext(ctx, sc.args...); err != nil {
 				return err
 			}
+			// A receiver woken by its socket waits for a processor while
+			// the writers hold both (2 cores): yielding here, every 64
+			// rows, bounds that wait by a statement rather than by the
+			// scheduler's 10 ms preemption. syslogbench side by side, two
+			// rounds of two runs: TCP accepted 379-608k lines/s against
+			// 283-476k, indexing the same.
+			runtime.Gosched()
 			recs, ids = recs[rowsPerInsert:], ids[rowsPerInsert:]
 		}
 	}
