@@ -20,8 +20,8 @@ type WriterOptions struct {
 	// Name labels the writer's metrics ("traps", "syslog").
 	Name string
 	// SpoolDir is where accepted records wait for the store; required.
-	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add drops and
-	// AddWait waits. SpoolSegmentBytes is the size of one spool file
+	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add drops, and
+	// AddWait and AddBatchWait wait. SpoolSegmentBytes is the size of one spool file
 	// (default 2 MiB): what the reader holds in memory, and what a crash
 	// may write to the store twice (see Writer).
 	SpoolDir          string
@@ -46,23 +46,24 @@ type WriterOptions struct {
 // records at the rate the receivers parse them, keeps them in a disk spool,
 // and hands them to the store, in order, at the rate the store indexes.
 //
-// Durability: a record is accepted when Add or AddWait returns; it is
-// written and synced to the spool by a group commit shortly after (at
-// most CommitInterval plus one sync later), with every other record
-// accepted meanwhile in one write and one sync. Receivers never wait for
-// a sync of their own, so accepting is not serialised on the disk, and a
+// Durability: a record is accepted when Add, AddWait or AddBatchWait
+// returns; it is written and synced to the spool by a group commit shortly
+// after (at most CommitInterval plus one sync later), with every other
+// record accepted meanwhile in one write and one sync. Receivers never wait
+// for a sync of their own, so accepting is not serialised on the disk, and a
 // kill -9 loses only the records of the commit in progress: those the
 // receiver took in the last few milliseconds. Waiting for the sync in
 // AddWait would close that window for TCP, but a syslog sender has no
 // acknowledgement to wait for (RFC 6587 has none), so it would cost
 // throughput without telling the sender anything. A smaller CommitInterval
-// narrows the window and costs more syncs per second; a larger one the
-// other way round. Segments are deleted only once the store took every
-// record in them, so after a crash the records of the segment being
-// written to the store are written again: delivery is at least once.
+// narrows the window and costs more syncs per second; a larger one the other
+// way round. Segments are deleted only once the store took every record in
+// them, so after a crash the records of the segment being written to the
+// store are written again: delivery is at least once.
 //
 // Memory is bounded by PendingBytes twice (the records being accepted and
-// the commit in progress) and one segment being read.
+// the commit in progress) and one segment being read, besides what each
+// receiver holds in a Batch before handing it over.
 type Writer struct {
 	opts   WriterOptions
 	logger *slog.Logger
@@ -91,7 +92,7 @@ type Writer struct {
 	corrupted prometheus.Counter
 }
 
-// ErrWriterStopped is returned by AddWait once the writer's Run has ended.
+// ErrWriterStopped is returned by AddWait and AddBatchWait once the writer's Run has ended.
 var ErrWriterStopped = errors.New("the log writer has stopped")
 
 // NewWriter validates o and opens the spool, counting what an earlier run
@@ -239,31 +240,11 @@ func (w *Writer) Add(r Record) {
 
 // AddWait accepts a record, waiting while the spool is full: stream
 // receivers (TCP, TLS) push back on their senders instead of dropping.
+// AddBatchWait does the same for many records at once.
 func (w *Writer) AddWait(ctx context.Context, r Record) error {
-	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}}
-	counted := false
-	w.mu.Lock()
-	for {
-		if w.closed {
-			w.mu.Unlock()
-			return ErrWriterStopped
-		}
-		_, wait, full := w.admitLocked(es)
-		w.mu.Unlock()
-		if wait == nil {
-			return nil
-		}
-		if full && !counted {
-			counted = true
-			w.full.Inc()
-		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		w.mu.Lock()
-	}
+	e := spool.Entry{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}
+	b := Batch{entries: []spool.Entry{e}, bytes: e.Size()}
+	return w.AddBatchWait(ctx, &b)
 }
 
 // Run hands the spool to the store until ctx ends: first what an earlier
