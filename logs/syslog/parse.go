@@ -34,7 +34,8 @@ func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
 // parseFrom is Parse with the sender's address already written out, as a
 // connection or a run of datagrams from one sender does once.
 func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record {
-	var ps parsed
+	// Room for the fields of nearly every line, on the stack.
+	ps := parsed{fields: make([]logs.Field, 0, indexFrom)}
 	parseInto(&ps, string(line), line, hostIP, now, p)
 	return ps.record()
 }

@@ -163,12 +163,13 @@ func (s *Server) sender(addr netip.Addr) sender {
 	return sender{addr: addr, ip: addr.Unmap().String(), profile: s.profile(addr)}
 }
 
-func (s *Server) parse(line []byte, from sender) logs.Record {
-	r := parseFrom(line, from.ip, time.Now(), from.profile)
-	if r.Fields["event.outcome"] != "" {
+// parse parses line into ps, which the caller reuses from line to line.
+// text is line as a string (see parseInto).
+func (s *Server) parse(ps *parsed, text string, line []byte, from sender) {
+	parseInto(ps, text, line, from.ip, time.Now(), from.profile)
+	if _, failed := ps.get("event.outcome"); failed {
 		s.metrics.parseErrors.Inc()
 	}
-	return r
 }
 
 // streamListener is a bound TCP socket and how its connections are served.
@@ -239,12 +240,15 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) readUDP(c *net.UDPConn) {
 	received := s.metrics.messages.WithLabelValues("udp")
 	var last sender
+	var ps parsed
 	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
 		received.Inc()
 		if last.addr != from.Addr() { // also for the first: a zero Addr is no sender's
 			last = s.sender(from.Addr())
 		}
-		s.opts.Records.Add(s.parse(data, last))
+		// A copy of the datagram: Add may keep the record as it is.
+		s.parse(&ps, string(data), data, last)
+		s.opts.Records.Add(ps.record())
 	})
 }
 
@@ -349,10 +353,7 @@ func (s *Server) serveStream(ctx context.Context, c net.Conn, transport string, 
 		}
 		if len(msg) > 0 {
 			received.Inc()
-			parseInto(&ps, unsafe.String(&msg[0], len(msg)), msg, from.ip, time.Now(), from.profile)
-			if _, failed := ps.get("event.outcome"); failed {
-				s.metrics.parseErrors.Inc()
-			}
+			s.parse(&ps, unsafe.String(&msg[0], len(msg)), msg, from)
 			for _, f := range fields {
 				ps.set(f.Name, f.Value)
 			}
