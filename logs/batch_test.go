@@ -85,3 +85,33 @@ func TestAddBatchWaitTakesWhatFits(t *testing.T) {
 		t.Fatalf("the first record that waited is %s, want %d", got, taken)
 	}
 }
+
+// TestAddBatchDropsWhatDoesNotFit: with the store stalled, AddBatch takes
+// the records that fit in the spool, drops and counts the rest, and
+// empties the batch; what it took is stored, in order, once the store
+// takes records again.
+func TestAddBatchDropsWhatDoesNotFit(t *testing.T) {
+	store := &memStore{gate: make(chan struct{})}
+	const max = 64 << 10
+	w, _ := startWriter(t, WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), SpoolMaxBytes: max, SpoolSegmentBytes: 8 << 10, BatchSize: 100, FlushInterval: 10 * time.Millisecond})
+	var b Batch
+	n := 0
+	for ; b.Bytes() < 2*max; n++ {
+		r := record(n)
+		b.Add(&r)
+	}
+	w.AddBatch(&b)
+	if b.Len() != 0 || b.Bytes() != 0 {
+		t.Fatalf("after AddBatch the batch holds %d records, %d bytes", b.Len(), b.Bytes())
+	}
+	dropped := int(testutil.ToFloat64(w.dropped))
+	if dropped == 0 || dropped == n {
+		t.Fatalf("%d of %d records dropped with a spool of %d bytes for %d", dropped, n, max, 2*max)
+	}
+	if f := testutil.ToFloat64(w.full); f != float64(dropped) {
+		t.Fatalf("spool_full_total = %v, want the %d records dropped", f, dropped)
+	}
+	close(store.gate)
+	eventually(t, "what was taken is stored", func() bool { return store.len() == n-dropped })
+	inOrder(t, store.records, n-dropped)
+}

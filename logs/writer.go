@@ -20,10 +20,10 @@ type WriterOptions struct {
 	// Name labels the writer's metrics ("traps", "syslog").
 	Name string
 	// SpoolDir is where accepted records wait for the store; required.
-	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add drops, and
-	// AddWait and AddBatchWait wait. SpoolSegmentBytes is the size of one spool file
-	// (default 2 MiB): what the reader holds in memory, and what a crash
-	// may write to the store twice (see Writer).
+	// SpoolMaxBytes bounds it (default 1 GiB): beyond it Add and AddBatch
+	// drop, AddWait and AddBatchWait wait. SpoolSegmentBytes is the size
+	// of one spool file (default 2 MiB): what the reader holds in memory,
+	// and what a crash may write to the store twice (see Writer).
 	SpoolDir          string
 	SpoolMaxBytes     int64
 	SpoolSegmentBytes int64
@@ -46,14 +46,14 @@ type WriterOptions struct {
 // records at the rate the receivers parse them, keeps them in a disk spool,
 // and hands them to the store, in order, at the rate the store indexes.
 //
-// Durability: a record is accepted when Add, AddWait or AddBatchWait
-// returns; it is written and synced to the spool by a group commit shortly
-// after (at most CommitInterval plus one sync later), with every other
-// record accepted meanwhile in one write and one sync. Receivers never wait
-// for a sync of their own, so accepting is not serialised on the disk, and a
-// kill -9 loses only the records of the commit in progress: those the
-// receiver took in the last few milliseconds. Waiting for the sync in
-// AddWait would close that window for TCP, but a syslog sender has no
+// Durability: a record is accepted when Add, AddBatch, AddWait or
+// AddBatchWait returns; it is written and synced to the spool by a group
+// commit shortly after (at most CommitInterval plus one sync later), with
+// every other record accepted meanwhile in one write and one sync. Receivers
+// never wait for a sync of their own, so accepting is not serialised on the
+// disk, and a kill -9 loses only the records of the commit in progress:
+// those the receiver took in the last few milliseconds. Waiting for the sync
+// in AddWait would close that window for TCP, but a syslog sender has no
 // acknowledgement to wait for (RFC 6587 has none), so it would cost
 // throughput without telling the sender anything. A smaller CommitInterval
 // narrows the window and costs more syncs per second; a larger one the other
@@ -92,7 +92,8 @@ type Writer struct {
 	corrupted prometheus.Counter
 }
 
-// ErrWriterStopped is returned by AddWait and AddBatchWait once the writer's Run has ended.
+// ErrWriterStopped is returned by AddWait and AddBatchWait once the
+// writer's Run has ended.
 var ErrWriterStopped = errors.New("the log writer has stopped")
 
 // NewWriter validates o and opens the spool, counting what an earlier run
@@ -180,26 +181,27 @@ const segmentSlack = 64
 // than a full pending buffer).
 func (w *Writer) admitLocked(es []spool.Entry) (n int, wait chan struct{}, full bool) {
 	first := len(w.pending) == 0
-	defer func() {
-		if first && n > 0 {
-			select {
-			case w.commit <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	for i, e := range es {
+	for _, e := range es {
 		need := e.Size()
 		if w.spoolBytes+w.committingBytes+w.pendingBytes+need+segmentSlack > w.opts.SpoolMaxBytes {
-			return i, w.room, true
+			wait, full = w.room, true
+			break
 		}
 		if w.pendingBytes > 0 && w.pendingBytes+need > w.opts.PendingBytes {
-			return i, w.room, false
+			wait = w.room
+			break
 		}
 		w.pending = append(w.pending, e)
 		w.pendingBytes += need
+		n++
 	}
-	return len(es), nil, false
+	if first && n > 0 {
+		select {
+		case w.commit <- struct{}{}:
+		default:
+		}
+	}
+	return n, wait, full
 }
 
 // makeRoomLocked wakes everyone waiting for room.
@@ -213,23 +215,33 @@ func (w *Writer) makeRoomLocked() {
 // and counted rather than stalling a datagram receiver. It waits only
 // while the commit in progress holds PendingBytes, a few milliseconds.
 func (w *Writer) Add(r Record) {
-	es := []spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}}
+	w.addOrDrop([]spool.Entry{{Data: encodeRecord(make([]byte, 0, encodedSize(&r)), &r, nil)}})
+}
+
+// AddBatch is Add for every record of b, in order, and empties b.
+func (w *Writer) AddBatch(b *Batch) {
+	w.addOrDrop(b.entries)
+	b.Reset()
+}
+
+func (w *Writer) addOrDrop(es []spool.Entry) {
 	w.mu.Lock()
 	for {
 		if w.closed || w.failing {
 			w.mu.Unlock()
-			w.dropped.Inc()
+			w.dropped.Add(float64(len(es)))
 			return
 		}
-		_, wait, full := w.admitLocked(es)
+		n, wait, full := w.admitLocked(es)
+		es = es[n:]
 		if wait == nil {
 			w.mu.Unlock()
 			return
 		}
 		if full {
 			w.mu.Unlock()
-			w.full.Inc()
-			w.dropped.Inc()
+			w.full.Add(float64(len(es)))
+			w.dropped.Add(float64(len(es)))
 			return
 		}
 		w.mu.Unlock()

@@ -28,15 +28,8 @@ type Profile struct {
 // A line that does not parse is kept whole as the message, tagged in
 // event.outcome, never dropped.
 func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
-	return parseFrom(line, src.Unmap().String(), now, p)
-}
-
-// parseFrom is Parse with the sender's address already written out, as a
-// connection or a run of datagrams from one sender does once.
-func parseFrom(line []byte, hostIP string, now time.Time, p Profile) logs.Record {
-	// Room for the fields of nearly every line, on the stack.
-	ps := parsed{fields: make([]logs.Field, 0, indexFrom)}
-	parseInto(&ps, string(line), line, hostIP, now, p)
+	var ps parsed
+	parseInto(&ps, string(line), line, src.Unmap().String(), now, p)
 	return ps.record()
 }
 

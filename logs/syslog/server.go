@@ -22,10 +22,11 @@ import (
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
-// Records takes parsed lines: Add may drop under overload (UDP is lossy
-// anyway), AddBatchWait blocks (TCP and TLS push back on their senders).
+// Records takes parsed lines, encoded into batches: AddBatch may drop
+// under overload (UDP is lossy anyway), AddBatchWait blocks (TCP and TLS
+// push back on their senders). Both empty the batch.
 type Records interface {
-	Add(logs.Record)
+	AddBatch(*logs.Batch)
 	AddBatchWait(context.Context, *logs.Batch) error
 }
 
@@ -241,14 +242,16 @@ func (s *Server) readUDP(c *net.UDPConn) {
 	received := s.metrics.messages.WithLabelValues("udp")
 	var last sender
 	var ps parsed
+	var batch logs.Batch
 	ipv6.ReadUDP(c, func(data []byte, from netip.AddrPort) {
 		received.Inc()
 		if last.addr != from.Addr() { // also for the first: a zero Addr is no sender's
 			last = s.sender(from.Addr())
 		}
-		// A copy of the datagram: Add may keep the record as it is.
-		s.parse(&ps, string(data), data, last)
-		s.opts.Records.Add(ps.record())
+		// data is only valid during the call, and batch.Add copies it.
+		s.parse(&ps, unsafe.String(unsafe.SliceData(data), len(data)), data, last)
+		batch.Add(&ps.rec, ps.fields...)
+		s.opts.Records.AddBatch(&batch)
 	})
 }
 

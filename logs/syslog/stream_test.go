@@ -21,7 +21,10 @@ type stalledStore struct {
 	stored  atomic.Int64
 }
 
-func (s *stalledStore) Add(logs.Record) { s.stored.Add(1) }
+func (s *stalledStore) AddBatch(b *logs.Batch) {
+	s.stored.Add(int64(b.Len()))
+	b.Reset()
+}
 func (s *stalledStore) AddBatchWait(ctx context.Context, b *logs.Batch) error {
 	select {
 	case <-s.release:
