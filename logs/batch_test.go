@@ -54,29 +54,21 @@ func TestBatchCopiesWhatItEncodes(t *testing.T) {
 // gives them back when its context ends; once the store takes records
 // again, a second call hands over the rest, in order.
 func TestAddBatchWaitTakesWhatFits(t *testing.T) {
-	store := &memStore{gate: make(chan struct{})}
-	const max = 64 << 10
-	w, _ := startWriter(t, WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), SpoolMaxBytes: max, SpoolSegmentBytes: 8 << 10, BatchSize: 100, FlushInterval: 10 * time.Millisecond})
-	var b Batch
-	n := 0
-	for ; b.Bytes() < 2*max; n++ {
-		r := record(n)
-		b.Add(&r)
-	}
+	store, w, b, n := overfullBatch(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := w.AddBatchWait(ctx, &b); !errors.Is(err, context.DeadlineExceeded) {
+	if err := w.AddBatchWait(ctx, b); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("AddBatchWait with the spool full: %v", err)
 	}
 	taken := n - b.Len()
 	if taken == 0 || b.Len() == 0 {
-		t.Fatalf("%d of %d records taken with a spool of %d bytes for %d", taken, n, max, 2*max)
+		t.Fatalf("%d of %d records taken with a spool of %d bytes for %d", taken, n, spoolBound, 2*spoolBound)
 	}
 	if f := testutil.ToFloat64(w.full); f != float64(b.Len()) {
 		t.Fatalf("spool_full_total = %v, want the %d records that waited", f, b.Len())
 	}
 	close(store.gate)
-	if err := w.AddBatchWait(context.Background(), &b); err != nil {
+	if err := w.AddBatchWait(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "everything is stored", func() bool { return store.len() == n })
@@ -91,22 +83,14 @@ func TestAddBatchWaitTakesWhatFits(t *testing.T) {
 // empties the batch; what it took is stored, in order, once the store
 // takes records again.
 func TestAddBatchDropsWhatDoesNotFit(t *testing.T) {
-	store := &memStore{gate: make(chan struct{})}
-	const max = 64 << 10
-	w, _ := startWriter(t, WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), SpoolMaxBytes: max, SpoolSegmentBytes: 8 << 10, BatchSize: 100, FlushInterval: 10 * time.Millisecond})
-	var b Batch
-	n := 0
-	for ; b.Bytes() < 2*max; n++ {
-		r := record(n)
-		b.Add(&r)
-	}
-	w.AddBatch(&b)
+	store, w, b, n := overfullBatch(t)
+	w.AddBatch(b)
 	if b.Len() != 0 || b.Bytes() != 0 {
 		t.Fatalf("after AddBatch the batch holds %d records, %d bytes", b.Len(), b.Bytes())
 	}
 	dropped := int(testutil.ToFloat64(w.dropped))
 	if dropped == 0 || dropped == n {
-		t.Fatalf("%d of %d records dropped with a spool of %d bytes for %d", dropped, n, max, 2*max)
+		t.Fatalf("%d of %d records dropped with a spool of %d bytes for %d", dropped, n, spoolBound, 2*spoolBound)
 	}
 	if f := testutil.ToFloat64(w.full); f != float64(dropped) {
 		t.Fatalf("spool_full_total = %v, want the %d records dropped", f, dropped)
@@ -114,4 +98,21 @@ func TestAddBatchDropsWhatDoesNotFit(t *testing.T) {
 	close(store.gate)
 	eventually(t, "what was taken is stored", func() bool { return store.len() == n-dropped })
 	inOrder(t, store.records, n-dropped)
+}
+
+// spoolBound is the spool's size in the tests of a batch larger than it.
+const spoolBound = 64 << 10
+
+// overfullBatch starts a writer whose store takes nothing until
+// store.gate is closed, with a spool of spoolBound bytes, and a batch of
+// the first n records that takes twice that.
+func overfullBatch(t *testing.T) (store *memStore, w *Writer, b *Batch, n int) {
+	store = &memStore{gate: make(chan struct{})}
+	w, _ = startWriter(t, WriterOptions{Store: store, Name: "syslog", SpoolDir: t.TempDir(), SpoolMaxBytes: spoolBound, SpoolSegmentBytes: 8 << 10, BatchSize: 100, FlushInterval: 10 * time.Millisecond})
+	b = &Batch{}
+	for ; b.Bytes() < 2*spoolBound; n++ {
+		r := record(n)
+		b.Add(&r)
+	}
+	return store, w, b, n
 }

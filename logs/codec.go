@@ -3,7 +3,6 @@ package logs
 import (
 	"encoding/binary"
 	"errors"
-	"math/bits"
 	"time"
 )
 
@@ -105,8 +104,7 @@ func (d *decoder) fail() {
 
 func (d *decoder) uvarint() uint64 {
 	v, k := binary.Uvarint(d.b)
-	// Only the canonical form: one record has one encoding.
-	if k <= 0 || k != uvarintLen(v) {
+	if !canonical(d.b, k) {
 		d.fail()
 		return 0
 	}
@@ -116,7 +114,7 @@ func (d *decoder) uvarint() uint64 {
 
 func (d *decoder) varint() int64 {
 	v, k := binary.Varint(d.b)
-	if k <= 0 || k != uvarintLen(uint64(v<<1)^uint64(v>>63)) { // zigzag, as AppendVarint writes it
+	if !canonical(d.b, k) {
 		d.fail()
 		return 0
 	}
@@ -124,8 +122,12 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-// uvarintLen is len(binary.AppendUvarint(nil, v)), without the append.
-func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
+// canonical says whether the k bytes of b that a varint took are its
+// shortest form, the one Append writes, so that one record has one
+// encoding: a longer form ends in a byte that adds nothing.
+func canonical(b []byte, k int) bool {
+	return k == 1 || k > 1 && b[k-1] != 0
+}
 
 func (d *decoder) string() string {
 	n := d.uvarint()

@@ -325,10 +325,23 @@ type discard struct{ *memStore }
 
 func (discard) Write(context.Context, []Record) error { return nil }
 
-func TestUvarintLen(t *testing.T) {
+// TestOnlyTheShortestVarintDecodes: what AppendUvarint and AppendVarint
+// write is canonical; the same value padded with a byte that adds nothing
+// decodes to the same number and is not.
+func TestOnlyTheShortestVarintDecodes(t *testing.T) {
 	for _, v := range []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
-		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
-			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		for _, enc := range [][]byte{binary.AppendUvarint(nil, v), binary.AppendVarint(nil, int64(v))} {
+			if !canonical(enc, len(enc)) {
+				t.Errorf("%x, as Append writes it, is not canonical", enc)
+			}
+			padded := append(append([]byte(nil), enc...), 0)
+			padded[len(enc)-1] |= 0x80
+			if len(padded) > binary.MaxVarintLen64 {
+				continue // too long to decode at all
+			}
+			if got, k := binary.Uvarint(padded); k != len(padded) || canonical(padded, k) {
+				t.Errorf("%x (%d, %d bytes) is taken as canonical", padded, got, k)
+			}
 		}
 	}
 }
