@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/model"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 
 	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
@@ -34,6 +35,10 @@ import (
 // AlertsOptions configure Alerts.
 type AlertsOptions struct {
 	Client *clientv3.Client
+	// KV is the KV API that alerts are written through; default: Client's
+	// connection. An in-process client (v3client) has none: pass the
+	// member's Embedded.KV.
+	KV pb.KVClient
 	// Prefix is the key prefix of this Alertmanager cluster's state
 	// ("/kusanagi/alertmanager/"); alerts live under Prefix+"alerts/".
 	Prefix string
@@ -56,6 +61,12 @@ type AlertsOptions struct {
 func (o *AlertsOptions) validate() error {
 	if o.Client == nil {
 		return errors.New("alertstore: Client is required")
+	}
+	if o.KV == nil {
+		o.KV = defaultKV(o.Client)
+	}
+	if o.KV == nil {
+		return errors.New("alertstore: KV is required with an in-process client")
 	}
 	if !strings.HasSuffix(o.Prefix, "/") {
 		return fmt.Errorf("alertstore: prefix %q must end with /", o.Prefix)
@@ -138,7 +149,7 @@ func NewAlerts(o AlertsOptions) (*Alerts, error) {
 // Loaded is closed once the whole state has been read from etcd.
 func (a *Alerts) Loaded() <-chan struct{} { return a.loaded }
 
-func (a *Alerts) key(fp model.Fingerprint) string { return a.prefix + fp.String() }
+func (a *Alerts) key(fp model.Fingerprint) string { return string(appendKey(nil, a.prefix, fp)) }
 
 // Load reads every alert from etcd into memory. Run calls it; tests and
 // startup code may call it first to have the state before anything else.

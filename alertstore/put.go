@@ -122,21 +122,14 @@ func (a *Alerts) commit(ctx context.Context, writes []write) ([]*alert.Alert, er
 	var conflicted []*alert.Alert
 	for start := 0; start < len(writes); start += a.opts.MaxTxnOps {
 		batch := writes[start:min(start+a.opts.MaxTxnOps, len(writes))]
-		cmps := make([]clientv3.Cmp, len(batch))
-		puts := make([]clientv3.Op, len(batch))
-		for i, w := range batch {
-			key := a.key(w.fp)
-			cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", w.modRev)
-			puts[i] = clientv3.OpPut(key, string(w.value))
-		}
 		tctx, cancel := context.WithTimeout(ctx, a.opts.WriteTimeout)
 		begin := time.Now()
-		resp, err := a.opts.Client.Txn(tctx).If(cmps...).Then(puts...).Commit()
+		resp, err := a.opts.KV.Txn(tctx, guardedPuts(a.prefix, batch), kvCallOptions...)
 		cancel()
 		a.metrics.writeDuration.Observe(time.Since(begin).Seconds())
 		if err != nil {
 			a.settled(writes[start:])
-			return nil, fmt.Errorf("cannot store alerts in etcd: %w", err)
+			return nil, fmt.Errorf("cannot store alerts in etcd: %w", clientv3.ContextError(tctx, err))
 		}
 		if resp.Succeeded {
 			a.committed(batch, resp.Header.Revision)

@@ -22,7 +22,7 @@ func BenchmarkPut100(b *testing.B) {
 	e := startEtcd(b)
 	client := v3client.New(e.Etcd.Server)
 	b.Cleanup(func() { client.Close() })
-	a, err := NewAlerts(AlertsOptions{Client: client, Prefix: "/bench/"})
+	a, err := NewAlerts(AlertsOptions{Client: client, KV: e.KV(), Prefix: "/bench/"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/exporter-toolkit/web"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
@@ -96,21 +97,22 @@ func (am *Alertmanager) Reload(ctx context.Context) error {
 	}
 }
 
-func (am *Alertmanager) etcdClient() (*clientv3.Client, func(), error) {
+// etcdClient returns the client of the configured etcd, and its KV API
+// when the client has no connection of its own (in-process).
+func (am *Alertmanager) etcdClient() (*clientv3.Client, pb.KVClient, func(), error) {
 	o := am.opts
 	endpoints := o.Etcd.Endpoints
 	if len(endpoints) == 0 {
 		e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: filepath.Join(o.StoragePath, "etcd")})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		am.logger.Info("started embedded etcd", "component", "alertstore", "endpoints", e.Endpoints(), "dir", filepath.Join(o.StoragePath, "etcd"))
 		// In-process calls: no gRPC, HTTP/2 or loopback between the
 		// Alertmanager and its own etcd.
 		c := v3client.New(e.Etcd.Server)
-		return c, func() { c.Close(); e.Close() }, nil
+		return c, e.KV(), func() { c.Close(); e.Close() }, nil
 	}
-	closeEmbedded := func() {}
 	cfg := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: o.Etcd.DialTimeout,
@@ -124,18 +126,16 @@ func (am *Alertmanager) etcdClient() (*clientv3.Client, func(), error) {
 		info := transport.TLSInfo{CertFile: o.Etcd.CertFile, KeyFile: o.Etcd.KeyFile, TrustedCAFile: o.Etcd.CAFile}
 		tc, err := info.ClientConfig()
 		if err != nil {
-			closeEmbedded()
-			return nil, nil, fmt.Errorf("etcd TLS: %w", err)
+			return nil, nil, nil, fmt.Errorf("etcd TLS: %w", err)
 		}
 		tc.MinVersion = tls.VersionTLS12
 		cfg.TLS = tc
 	}
 	c, err := clientv3.New(cfg)
 	if err != nil {
-		closeEmbedded()
-		return nil, nil, fmt.Errorf("cannot create etcd client: %w", err)
+		return nil, nil, nil, fmt.Errorf("cannot create etcd client: %w", err)
 	}
-	return c, func() { c.Close(); closeEmbedded() }, nil
+	return c, nil, func() { c.Close() }, nil
 }
 
 // Run starts the replica: it loads the whole state from etcd before its
@@ -151,7 +151,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot load configuration file: %w", err)
 	}
-	client, closeClient, err := am.etcdClient()
+	client, kv, closeClient, err := am.etcdClient()
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 	}
 	silencer := silence.NewSilencer(silences, logger, recorder)
 	alerts, err := alertstore.NewAlerts(alertstore.AlertsOptions{
-		Client: client, Prefix: o.Etcd.Prefix, Callback: silencer, GCInterval: o.AlertGCInterval,
+		Client: client, KV: kv, Prefix: o.Etcd.Prefix, Callback: silencer, GCInterval: o.AlertGCInterval,
 		Logger: logger, Registerer: reg,
 	})
 	if err != nil {

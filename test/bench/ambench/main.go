@@ -261,6 +261,7 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	if profileDir != "" {
 		saveProfile(base, "heap?gc=1", name+".heap.pprof")
 		saveProfile(base, "heap?debug=1", name+".memstats.txt")
+		saveFile(base+"/metrics", name+".metrics.txt")
 	}
 
 	// GET at n alerts: best of three.
@@ -312,9 +313,14 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 
 // saveProfile fetches a pprof profile from the target's /debug/pprof/.
 func saveProfile(base, what, file string) {
-	resp, err := http.Get(base + "/debug/pprof/" + what)
+	saveFile(base+"/debug/pprof/"+what, file)
+}
+
+// saveFile fetches url into profileDir.
+func saveFile(url, file string) {
+	resp, err := http.Get(url)
 	if err != nil {
-		log.Printf("cannot fetch profile %s: %v", what, err)
+		log.Printf("cannot fetch %s: %v", url, err)
 		return
 	}
 	defer resp.Body.Close()
