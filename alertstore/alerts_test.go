@@ -301,3 +301,39 @@ func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 	c.Write(&m)
 	return m.GetCounter().GetValue()
 }
+
+// TestLoadReadsEveryKeyUnderThePrefix: the sixteen ranges a load reads
+// cover the whole prefix, keys that are no fingerprint included, and an
+// undecodable value is skipped without losing the others.
+func TestLoadReadsEveryKeyUnderThePrefix(t *testing.T) {
+	e := startEtcd(t)
+	client := newClient(t, e.Endpoints())
+	now := time.Now()
+	ctx := context.Background()
+	keys := []string{"", "/", "0", "0000000000000000", "1", "9zz", "a", "f", "ffffffffffffffff", "g", "~~"}
+	for i, k := range keys {
+		v, err := encodeAlert(newAlert("Stray", fmt.Sprint(i), now, now.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Put(ctx, "/test/alerts/"+k, string(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.Put(ctx, "/test/alerts/5-corrupt", "\x01\x00garbage"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Put(ctx, "/test/alertsX", "outside the prefix"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAlerts(AlertsOptions{Client: client, Prefix: "/test/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.Len() != len(keys) {
+		t.Fatalf("loaded %d alerts, want %d", a.Len(), len(keys))
+	}
+}

@@ -79,40 +79,47 @@ func appendLabelSet(b []byte, ls model.LabelSet) []byte {
 
 var errCorrupt = errors.New("cannot decode stored alert: corrupt value")
 
+// decoder reads a value from b; the strings it returns are substrings of
+// s, one copy of b, so that a decoded alert's labels and annotations cost
+// one allocation rather than one per name and value.
 type decoder struct {
 	b   []byte
+	s   string
+	off int
 	err error
 }
 
+func newDecoder(b []byte) *decoder { return &decoder{b: b, s: string(b)} }
+
 func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint(d.b[d.off:])
 	if n <= 0 {
 		d.err = errCorrupt
 		return 0
 	}
-	d.b = d.b[n:]
+	d.off += n
 	return v
 }
 
 func (d *decoder) string() string {
-	l, n := binary.Uvarint(d.b)
-	if n <= 0 || uint64(len(d.b)-n) < l {
+	l, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 || uint64(len(d.b)-d.off-n) < l {
 		d.err = errCorrupt
-		d.b = nil
+		d.off = len(d.b)
 		return ""
 	}
-	s := string(d.b[n : n+int(l)])
-	d.b = d.b[n+int(l):]
-	return s
+	start := d.off + n
+	d.off = start + int(l)
+	return d.s[start:d.off]
 }
 
 func (d *decoder) labelSet() model.LabelSet {
-	l, n := binary.Uvarint(d.b)
-	if n <= 0 || l > uint64(len(d.b)) {
+	l, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 || l > uint64(len(d.b)-d.off) {
 		d.err = errCorrupt
 		return nil
 	}
-	d.b = d.b[n:]
+	d.off += n
 	ls := make(model.LabelSet, l)
 	for range l {
 		k := d.string()
@@ -140,7 +147,8 @@ func decodeAlert(b []byte) (*alert.Alert, error) {
 		return nil, errCorrupt
 	}
 	flags := b[1]
-	d := &decoder{b: b[2:]}
+	d := newDecoder(b)
+	d.off = 2
 	startsAt := d.time(flags&flagNoStartsAt != 0)
 	endsAt := d.time(flags&flagNoEndsAt != 0)
 	updatedAt := d.time(flags&flagNoUpdatedAt != 0)

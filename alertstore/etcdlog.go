@@ -9,10 +9,13 @@ import (
 )
 
 // newEtcdLogger is etcd's default logger at level, except that it drops
-// the "setting up serving from embedded etcd failed" errors an embedded
-// member logs for each of its listeners when it is closed (the error says
-// the server or listener was closed): every clean shutdown printed four
-// ERROR lines that meant nothing.
+// two errors an embedded member logs in normal operation:
+//   - "setting up serving from embedded etcd failed", for each of its
+//     listeners when it is closed (the error says the server or listener
+//     was closed): every clean shutdown printed four ERROR lines;
+//   - "failed to update storage version" because the term is not stored
+//     yet, when the version monitor runs before the first election of a
+//     new member has been written; it tries again on its next tick.
 func newEtcdLogger(level string) (*zap.Logger, error) {
 	cfg := logutil.DefaultZapLoggerConfig
 	cfg.Level = zap.NewAtomicLevelAt(logutil.ConvertToZapLevel(level))
@@ -33,12 +36,19 @@ func (f closedServingFilter) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *z
 }
 
 func (f closedServingFilter) Write(e zapcore.Entry, fields []zapcore.Field) error {
-	if e.Message == "setting up serving from embedded etcd failed." {
-		for _, fl := range fields {
-			if fl.Key == "error" {
-				if err, ok := fl.Interface.(error); ok && isClosedError(err.Error()) {
-					return nil
-				}
+	var noise func(string) bool
+	switch e.Message {
+	case "setting up serving from embedded etcd failed.":
+		noise = isClosedError
+	case "failed to update storage version":
+		noise = func(s string) bool { return strings.HasSuffix(s, "missing term information") }
+	default:
+		return f.Core.Write(e, fields)
+	}
+	for _, fl := range fields {
+		if fl.Key == "error" {
+			if err, ok := fl.Interface.(error); ok && noise(err.Error()) {
+				return nil
 			}
 		}
 	}
