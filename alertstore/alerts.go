@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,6 +126,8 @@ type listener struct {
 	name   string
 	alerts chan *provider.Alert
 	done   chan struct{}
+	// keep, when set, is which alerts the listener wants.
+	keep func(*alert.Alert) bool
 }
 
 const alertChannelLength = 200
@@ -399,6 +402,9 @@ func (a *Alerts) notifyLocked(ctx context.Context, al *alert.Alert) {
 	}
 	msg := &provider.Alert{Header: map[string]string{}, Data: al}
 	for _, l := range a.listeners {
+		if l.keep != nil && !l.keep(al) {
+			continue
+		}
 		select {
 		case l.alerts <- msg:
 		case <-l.done:
@@ -427,13 +433,24 @@ func (a *Alerts) Subscribe(name string) provider.AlertIterator {
 // SlurpAndSubscribe returns the alerts now in the store and an iterator
 // over those stored later.
 func (a *Alerts) SlurpAndSubscribe(name string) ([]*alert.Alert, provider.AlertIterator) {
+	return a.SlurpAndSubscribeMatching(name, nil)
+}
+
+// SlurpAndSubscribeMatching is SlurpAndSubscribe for a subscriber that
+// needs only the alerts keep accepts (all when keep is nil): the others
+// cost it nothing, not even a wake-up. keep must depend only on an alert's
+// labels, which identify it.
+func (a *Alerts) SlurpAndSubscribeMatching(name string, keep func(*alert.Alert) bool) ([]*alert.Alert, provider.AlertIterator) {
 	a.mtx.Lock()
 	defer a.mtx.Unlock()
 	a.gcListenersLocked()
 	alerts := a.listLocked()
+	if keep != nil {
+		alerts = slices.DeleteFunc(alerts, func(al *alert.Alert) bool { return !keep(al) })
+	}
 	done := make(chan struct{})
 	ch := make(chan *provider.Alert, alertChannelLength)
-	a.listeners[a.next] = listener{name: name, alerts: ch, done: done}
+	a.listeners[a.next] = listener{name: name, alerts: ch, done: done, keep: keep}
 	a.next++
 	return alerts, provider.NewAlertIterator(ch, done, nil)
 }

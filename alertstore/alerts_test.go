@@ -337,3 +337,36 @@ func TestLoadReadsEveryKeyUnderThePrefix(t *testing.T) {
 		t.Fatalf("loaded %d alerts, want %d", a.Len(), len(keys))
 	}
 }
+
+// TestSubscriberSeesOnlyWhatItKeeps: a filtered subscriber gets the
+// matching alerts, already stored and stored later, and no other.
+func TestSubscriberSeesOnlyWhatItKeeps(t *testing.T) {
+	e := startEtcd(t)
+	a := startReplica(t, e.Endpoints(), AlertsOptions{})
+	now := time.Now()
+	ctx := context.Background()
+	if err := a.alerts.Put(ctx, newAlert("Keep", "old", now, now.Add(time.Hour)), newAlert("Drop", "old", now, now.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	initial, it := a.alerts.SlurpAndSubscribeMatching("test", func(al *alert.Alert) bool { return al.Name() == "Keep" })
+	defer it.Close()
+	if len(initial) != 1 || initial[0].Name() != "Keep" {
+		t.Fatalf("initial alerts = %v, want the Keep one", initial)
+	}
+	if err := a.alerts.Put(ctx, newAlert("Drop", "new", now, now.Add(time.Hour)), newAlert("Keep", "new", now, now.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-it.Next():
+		if got.Data.Name() != "Keep" || got.Data.Labels["instance"] != "new" {
+			t.Fatalf("got %v, want the new Keep alert", got.Data.Labels)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the new Keep alert was not delivered")
+	}
+	select {
+	case got := <-it.Next():
+		t.Fatalf("got %v as well", got.Data.Labels)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

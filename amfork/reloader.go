@@ -105,7 +105,7 @@ func (r *reloader) reload(conf *config.Config) error {
 	if old := r.dispatcher.Load(); old != nil {
 		old.Stop()
 	}
-	newInhibitor := inhibit.NewInhibitor(r.alerts, conf.InhibitRules, r.logger, r.recorder)
+	newInhibitor := inhibit.NewInhibitor(newInhibitSources(r.alerts, conf.InhibitRules), conf.InhibitRules, r.logger, r.recorder)
 	pipeline := r.pipelineBuilder.New(receivers, r.waitFunc, newInhibitor, r.silencer, intervener, r.notificationLog, r.peer)
 	r.apih.Update(conf, func(ctx context.Context, labels labelset.LabelSet) {
 		if i := r.inhibitor.Load(); i != nil {
