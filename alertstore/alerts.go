@@ -400,7 +400,9 @@ func (a *Alerts) notifyLocked(ctx context.Context, al *alert.Alert) {
 	if len(a.listeners) == 0 {
 		return // loading, before the dispatcher subscribes
 	}
-	msg := &provider.Alert{Header: map[string]string{}, Data: al}
+	// No Header: no trace context travels with a stored alert, and a nil
+	// one spares the dispatcher a propagator extraction per alert.
+	msg := &provider.Alert{Data: al}
 	for _, l := range a.listeners {
 		if l.keep != nil && !l.keep(al) {
 			continue
@@ -423,7 +425,7 @@ func (a *Alerts) Subscribe(name string) provider.AlertIterator {
 	done := make(chan struct{})
 	ch := make(chan *provider.Alert, max(len(a.cache), alertChannelLength))
 	for _, e := range a.cache {
-		ch <- &provider.Alert{Header: map[string]string{}, Data: e.current}
+		ch <- &provider.Alert{Data: e.current}
 	}
 	a.listeners[a.next] = listener{name: name, alerts: ch, done: done}
 	a.next++
@@ -485,7 +487,7 @@ func (a *Alerts) GetPending() provider.AlertIterator {
 		defer close(ch)
 		for _, al := range alerts {
 			select {
-			case ch <- &provider.Alert{Header: map[string]string{}, Data: al}:
+			case ch <- &provider.Alert{Data: al}:
 			case <-done:
 				return
 			}

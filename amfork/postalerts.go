@@ -185,6 +185,9 @@ func readBody(r *http.Request) ([]byte, error) {
 // needs no copy of the body, refuses trailing data, so a body it refuses
 // is read again as upstream reads it.
 func decodePostable(body []byte) ([]postableAlert, bool) {
+	if posted, ok := decodeAlertList(body); ok {
+		return posted, wellFormed(posted)
+	}
 	var posted []postableAlert
 	if err := json.Unmarshal(body, &posted); err != nil {
 		posted = nil
