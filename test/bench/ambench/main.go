@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,8 @@ type result struct {
 	AlertsPerSec  float64
 	RSSBeforeMiB  float64
 	RSSAfterMiB   float64
+	RSSPeakMiB    float64 // VmHWM after ingest and the GETs: the most the process held at any moment
+	LiveMiB       float64 // Go heap in use and goroutine stacks right after a forced garbage collection
 	BytesPerAlert float64
 	CPUPerAlert   time.Duration // user+system CPU of the process during ingest, per alert
 	GetSeconds    float64
@@ -52,6 +56,7 @@ func main() {
 	clients := flag.Int("clients", 4, "concurrent clients")
 	external := flag.Bool("external-etcd", true, "also measure Kusanagi with etcd outside its process (here: in this one)")
 	logLevel := flag.String("log-level", "warn", "the Alertmanagers' --log.level")
+	rounds := flag.Int("rounds", 5, "rounds; each measures every target once, in turn, and the table gives medians")
 	flag.StringVar(&profileDir, "profile", "", "write each target's CPU profile (during ingest) and heap profile (after) to this directory")
 	flag.Parse()
 
@@ -71,7 +76,6 @@ receivers:
 `)
 	cfg.Close()
 
-	var results []result
 	targets := []struct {
 		name string
 		args func(dir string, port int) []string
@@ -113,15 +117,21 @@ receivers:
 				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
 		}, *upstream})
 	}
-	for _, t := range targets {
-		r, err := measure(t.name, t.bin, t.args, *n, *batch, *clients)
-		if err != nil {
-			log.Fatalf("%s: %v", t.name, err)
+	// Rounds alternate the targets, so that a slow spell of the machine
+	// falls on all of them; one ingest takes seconds, and a single run
+	// was seen 15% off its neighbours.
+	results := make([][]result, len(targets))
+	for round := range *rounds {
+		for i, t := range targets {
+			r, err := measure(t.name, t.bin, t.args, *n, *batch, *clients)
+			if err != nil {
+				log.Fatalf("%s: %v", t.name, err)
+			}
+			log.Printf("round %d: %+v", round+1, r)
+			results[i] = append(results[i], r)
 		}
-		log.Printf("%+v", r)
-		results = append(results, r)
 	}
-	printTable(results, *n, *batch, *clients)
+	printTable(results, *n, *batch, *clients, *rounds)
 }
 
 func freePort() int {
@@ -277,6 +287,15 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 		}
 	}
 
+	if mem, err := proc.MemoryKiB(cmd.Process.Pid); err == nil {
+		r.RSSPeakMiB = mem["VmHWM"] / 1024
+	}
+	live, err := liveMiB(base)
+	if err != nil {
+		return r, err
+	}
+	r.LiveMiB = live
+
 	// kill -9 and restart on the same storage.
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
@@ -311,6 +330,36 @@ func measure(name, bin string, args func(string, int) []string, n, batch, client
 	return r, nil
 }
 
+// liveMiB is what the target's Go runtime holds for live data: the heap in
+// use and the goroutine stacks, read from runtime.MemStats right after the
+// collection that /debug/pprof/heap?gc=1 forces. RSS samples the heap
+// somewhere between two collections, so it moves with where they fall.
+func liveMiB(base string) (float64, error) {
+	resp, err := http.Get(base + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var heap, stack float64
+	var found int
+	for line := range strings.Lines(string(b)) {
+		if _, err := fmt.Sscanf(line, "# HeapInuse = %g", &heap); err == nil {
+			found++
+		}
+		if _, err := fmt.Sscanf(line, "# Stack = %g", &stack); err == nil {
+			found++
+		}
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("cannot find HeapInuse and Stack in %s/debug/pprof/heap?debug=1", base)
+	}
+	return (heap + stack) / (1 << 20), nil
+}
+
 // saveProfile fetches a pprof profile from the target's /debug/pprof/.
 func saveProfile(base, what, file string) {
 	saveFile(base+"/debug/pprof/"+what, file)
@@ -333,26 +382,79 @@ func saveFile(url, file string) {
 	io.Copy(f, resp.Body)
 }
 
-func printTable(rs []result, n, batch, clients int) {
+func printTable(runs [][]result, n, batch, clients, rounds int) {
 	fmt.Printf("## Alertmanager: Kusanagi (state in etcd) and upstream v0.35.0 (memory)\n\n")
-	fmt.Printf("%d distinct alerts, one group each, posted in batches of %d by %d clients, same machine, one run (`test/bench/ambench`).\n", n, batch, clients)
-	fmt.Printf("Resident memory is the Alertmanager process: with embedded etcd it includes etcd; with etcd in another process it does not.\n\n")
-	fmt.Printf("| | alerts/s accepted | CPU per alert (µs) | RSS after ingest (MiB) | bytes/alert | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
-	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, r := range rs {
+	fmt.Printf("%d distinct alerts, one group each, posted in batches of %d by %d clients, same machine (`test/bench/ambench`). ", n, batch, clients)
+	fmt.Printf("%d rounds, each measuring every target in turn: medians, with the range over the rounds in brackets.\n", rounds)
+	fmt.Printf("Resident memory is the Alertmanager process: with embedded etcd it includes etcd; with etcd in another process it does not. ")
+	fmt.Printf("RSS after ingest is taken 2 s after the last POST; peak RSS is the most at any moment up to the end of the GETs (VmHWM); ")
+	fmt.Printf("live is the Go heap in use plus goroutine stacks right after a forced collection, which RSS samples somewhere between two collections.\n\n")
+	fmt.Printf("| | alerts/s accepted | CPU per alert (µs) | RSS after ingest (MiB) | bytes/alert | peak RSS (MiB) | live heap + stacks (MiB) | GET /api/v2/alerts (s) | served right after kill -9 + restart | s until all served again |\n")
+	fmt.Printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	meds := make([]result, len(runs))
+	for i, rs := range runs {
+		ingest := spread(rs, func(r result) float64 { return r.AlertsPerSec })
+		cpu := spread(rs, func(r result) float64 { return float64(r.CPUPerAlert.Nanoseconds()) / 1000 })
+		after := spread(rs, func(r result) float64 { return r.RSSAfterMiB })
+		peak := spread(rs, func(r result) float64 { return r.RSSPeakMiB })
+		perAlert := spread(rs, func(r result) float64 { return r.BytesPerAlert })
+		get := spread(rs, func(r result) float64 { return r.GetSeconds })
+		served := spread(rs, func(r result) float64 { return float64(r.RestartCount) })
+		live := spread(rs, func(r result) float64 { return r.LiveMiB })
+		meds[i] = result{AlertsPerSec: ingest.median, RSSAfterMiB: after.median, RSSPeakMiB: peak.median, LiveMiB: live.median, GetSeconds: get.median}
+		meds[i].CPUPerAlert = time.Duration(cpu.median * 1000)
 		restart := "never (within 30s)"
-		if r.RestartSecs >= 0 {
-			restart = fmt.Sprintf("%.2f", r.RestartSecs)
+		if slices.ContainsFunc(rs, func(r result) bool { return r.RestartSecs >= 0 }) {
+			// A round that never served everything counts as the slowest.
+			secs := spread(rs, func(r result) float64 {
+				if r.RestartSecs < 0 {
+					return math.Inf(1)
+				}
+				return r.RestartSecs
+			})
+			restart = secs.format("%.2f")
 		}
-		fmt.Printf("| %s | %.0f | %.1f | %.0f | %.0f | %.2f (%d alerts) | %d | %s |\n",
-			r.Name, r.AlertsPerSec, float64(r.CPUPerAlert.Nanoseconds())/1000, r.RSSAfterMiB, r.BytesPerAlert, r.GetSeconds, r.GetCount, r.RestartCount, restart)
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s (%d alerts) | %s | %s |\n", rs[0].Name,
+			ingest.format("%.0f"), cpu.format("%.1f"), after.format("%.0f"), perAlert.format("%.0f"), peak.format("%.0f"), live.format("%.0f"),
+			get.format("%.2f"), rs[0].GetCount, served.format("%.0f"), restart)
 	}
-	if len(rs) >= 2 {
-		u := rs[len(rs)-1]
-		fmt.Printf("\nRatios to upstream (ingest, CPU per alert, memory, GET time):\n\n")
-		for _, k := range rs[:len(rs)-1] {
-			fmt.Printf("- %s: ingest %.2f×, CPU per alert %.2f×, memory %.2f×, GET %.2f×\n", k.Name,
-				k.AlertsPerSec/u.AlertsPerSec, float64(k.CPUPerAlert)/float64(u.CPUPerAlert), k.RSSAfterMiB/u.RSSAfterMiB, k.GetSeconds/u.GetSeconds)
+	if len(runs) >= 2 {
+		u := meds[len(meds)-1]
+		fmt.Printf("\nRatios of the medians to upstream's (ingest, CPU per alert, RSS after ingest, peak RSS, live memory, GET time):\n\n")
+		for i, k := range meds[:len(meds)-1] {
+			fmt.Printf("- %s: ingest %.2f×, CPU per alert %.2f×, RSS after ingest %.2f×, peak RSS %.2f×, live %.2f×, GET %.2f×\n", runs[i][0].Name,
+				k.AlertsPerSec/u.AlertsPerSec, float64(k.CPUPerAlert)/float64(u.CPUPerAlert), k.RSSAfterMiB/u.RSSAfterMiB,
+				k.RSSPeakMiB/u.RSSPeakMiB, k.LiveMiB/u.LiveMiB, k.GetSeconds/u.GetSeconds)
 		}
 	}
+}
+
+// spreadOf is a metric over the rounds.
+type spreadOf struct{ median, low, high float64 }
+
+func spread(rs []result, metric func(result) float64) spreadOf {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = metric(r)
+	}
+	slices.Sort(vs)
+	m := vs[len(vs)/2]
+	if len(vs)%2 == 0 {
+		m = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	return spreadOf{m, vs[0], vs[len(vs)-1]}
+}
+
+func (s spreadOf) format(verb string) string {
+	if math.IsInf(s.median, 1) {
+		return "never"
+	}
+	if s.low == s.high {
+		return fmt.Sprintf(verb, s.median)
+	}
+	high := fmt.Sprintf(verb, s.high)
+	if math.IsInf(s.high, 1) {
+		high = "never"
+	}
+	return fmt.Sprintf(verb+" ("+verb+"–%s)", s.median, s.low, high)
 }
