@@ -76,46 +76,43 @@ receivers:
 `)
 	cfg.Close()
 
-	targets := []struct {
-		name string
-		args func(dir string, port int) []string
-		bin  string
-	}{
-		{"kusanagi alertmanager (etcd, embedded)", func(dir string, port int) []string {
+	targets := []target{
+		{name: "kusanagi alertmanager (etcd, embedded)", args: func(dir string, port int) []string {
 			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir,
 				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
-		}, *kusanagi},
+		}, bin: *kusanagi},
 	}
 	if *external {
-		dir, err := os.MkdirTemp("", "ambench-etcd-")
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(dir)
-		e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: dir})
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer e.Close()
-		endpoints := strings.Join(e.Endpoints(), ",")
-		targets = append(targets, struct {
-			name string
-			args func(dir string, port int) []string
-			bin  string
-		}{"kusanagi alertmanager (etcd in another process)", func(dir string, port int) []string {
-			return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir, "--etcd.endpoints=" + endpoints,
-				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
-		}, *kusanagi})
+		// A fresh etcd for every round: one that kept the last round's
+		// alerts would be loaded at start and make every POST a no-op.
+		var endpoints string
+		targets = append(targets, target{
+			name: "kusanagi alertmanager (etcd in another process)",
+			args: func(dir string, port int) []string {
+				return []string{"alertmanager", "--config.file=" + cfg.Name(), "--storage.path=" + dir, "--etcd.endpoints=" + endpoints,
+					"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
+			},
+			bin: *kusanagi,
+			setUp: func() (func(), error) {
+				dir, err := os.MkdirTemp("", "ambench-etcd-")
+				if err != nil {
+					return nil, err
+				}
+				e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: dir})
+				if err != nil {
+					os.RemoveAll(dir)
+					return nil, err
+				}
+				endpoints = strings.Join(e.Endpoints(), ",")
+				return func() { e.Close(); os.RemoveAll(dir) }, nil
+			},
+		})
 	}
 	if *upstream != "" {
-		targets = append(targets, struct {
-			name string
-			args func(dir string, port int) []string
-			bin  string
-		}{"upstream alertmanager v0.35.0 (memory)", func(dir string, port int) []string {
+		targets = append(targets, target{name: "upstream alertmanager v0.35.0 (memory)", args: func(dir string, port int) []string {
 			return []string{"--config.file=" + cfg.Name(), "--storage.path=" + dir, "--cluster.listen-address=",
 				"--web.listen-address=" + net.JoinHostPort("::1", strconv.Itoa(port)), "--log.level=" + *logLevel}
-		}, *upstream})
+		}, bin: *upstream})
 	}
 	// Rounds alternate the targets, so that a slow spell of the machine
 	// falls on all of them; one ingest takes seconds, and a single run
@@ -123,7 +120,14 @@ receivers:
 	results := make([][]result, len(targets))
 	for round := range *rounds {
 		for i, t := range targets {
+			tearDown := func() {}
+			if t.setUp != nil {
+				if tearDown, err = t.setUp(); err != nil {
+					log.Fatalf("%s: %v", t.name, err)
+				}
+			}
 			r, err := measure(t.name, t.bin, t.args, *n, *batch, *clients)
+			tearDown()
 			if err != nil {
 				log.Fatalf("%s: %v", t.name, err)
 			}
@@ -132,6 +136,15 @@ receivers:
 		}
 	}
 	printTable(results, *n, *batch, *clients, *rounds)
+}
+
+// target is an Alertmanager to measure; setUp, when set, runs before each
+// of its rounds and returns what undoes it.
+type target struct {
+	name  string
+	args  func(dir string, port int) []string
+	bin   string
+	setUp func() (tearDown func(), err error)
 }
 
 func freePort() int {
