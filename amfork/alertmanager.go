@@ -364,7 +364,11 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 }
 
 func (am *Alertmanager) registerLifecycle(router *route.Router, o Options) {
-	router.Get("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	var gatherer prometheus.Gatherer = o.Gatherer
+	if len(o.Etcd.Endpoints) == 0 {
+		gatherer = prometheus.Gatherers{o.Gatherer, alertstore.EmbeddedMetrics}
+	}
+	router.Get("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)
 	router.Get("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "OK") })
 	router.Head("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {})
 	ready := func(w http.ResponseWriter, _ *http.Request) {

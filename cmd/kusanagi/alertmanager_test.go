@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,6 +105,38 @@ func TestAlertmanagerKill9Restart(t *testing.T) {
 	t.Logf("after kill -9: %d alerts and %d silences served %s after the restart began", len(got), len(sils), took)
 	if len(got) != 500 || len(sils) != 1 {
 		t.Fatalf("after kill -9 and restart: %d alerts, %d silences; want 500 and 1", len(got), len(sils))
+	}
+}
+
+// TestMetricsShowTheEmbeddedEtcd: with its etcd embedded, /metrics carries
+// the member's etcd_* series (an operator's view of WAL fsyncs and database
+// size); with an external etcd it carries none, since they would be zeros.
+func TestMetricsShowTheEmbeddedEtcd(t *testing.T) {
+	cfg := amConfig(t, "http://[::1]:1/", "1h")
+	_, embedded := startAM(t, "--config.file="+cfg, "--storage.path="+t.TempDir())
+	if code, body := postJSON(t, embedded+"/api/v2/alerts", `[{"labels":{"alertname":"LinkDown","instance":"sw1"}}]`); code != 200 {
+		t.Fatalf("post alerts: %d %s", code, body)
+	}
+	_, body := httpDo(t, "GET", embedded+"/metrics")
+	fsyncs := regexp.MustCompile(`(?m)^etcd_disk_wal_fsync_duration_seconds_count ([0-9]+)$`).FindStringSubmatch(body)
+	if fsyncs == nil || fsyncs[1] == "0" {
+		t.Errorf("embedded etcd: no WAL fsync counted in /metrics (%v)", fsyncs)
+	}
+	for _, series := range []string{"etcd_mvcc_db_total_size_in_bytes ", "etcd_server_has_leader 1", "alertmanager_alerts_received_total{status=\"firing\",version=\"v2\"} 1", "kusanagi_alertstore_"} {
+		if !strings.Contains(body, "\n"+series) {
+			t.Errorf("embedded etcd: /metrics has no %q", series)
+		}
+	}
+
+	e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	_, external := startAM(t, "--config.file="+cfg, "--storage.path="+t.TempDir(), "--etcd.endpoints="+strings.Join(e.Endpoints(), ","))
+	_, body = httpDo(t, "GET", external+"/metrics")
+	if strings.Contains(body, "\netcd_") || !strings.Contains(body, "\nkusanagi_alertstore_") {
+		t.Errorf("external etcd: /metrics should have kusanagi_alertstore_* and no etcd_* series:\n%s", body)
 	}
 }
 
