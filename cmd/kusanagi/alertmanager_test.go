@@ -132,7 +132,9 @@ func TestMetricsShowTheEmbeddedEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	// Closed after the process, which cleans up first: an etcd closed under
+	// a connected client waits for its streams to time out.
+	t.Cleanup(func() { e.Close() })
 	_, external := startAM(t, "--config.file="+cfg, "--storage.path="+t.TempDir(), "--etcd.endpoints="+strings.Join(e.Endpoints(), ","))
 	_, body = httpDo(t, "GET", external+"/metrics")
 	if strings.Contains(body, "\netcd_") || !strings.Contains(body, "\nkusanagi_alertstore_") {
@@ -189,7 +191,7 @@ func TestKillingTheNotifyingReplicaLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { e.Close() }) // after the replicas
 	hook := newCountingHook(t, 300*time.Millisecond)
 	cfg := amConfig(t, hook.srv.URL, "200ms")
 	common := []string{"--config.file=" + cfg, "--etcd.endpoints=" + strings.Join(e.Endpoints(), ","),
