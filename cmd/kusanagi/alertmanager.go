@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,6 +26,15 @@ type alertmanagerCommand struct {
 	newLogger func() *slog.Logger
 	opts      amfork.Options
 	endpoints *[]string
+	memLimit  memLimitFlags
+}
+
+// memLimitFlags are upstream's --auto-gomemlimit flags: in a container the
+// Go runtime does not know its memory limit, and collects garbage late.
+type memLimitFlags struct {
+	enabled *bool
+	ratio   *float64
+	refresh *time.Duration
 }
 
 func newAlertmanagerCommand(app *kingpin.Application, newLogger func() *slog.Logger) *alertmanagerCommand {
@@ -47,6 +58,9 @@ func newAlertmanagerCommand(app *kingpin.Application, newLogger func() *slog.Log
 	c.cmd.Flag("etcd.ca-file", "CA bundle to verify etcd servers.").StringVar(&o.Etcd.CAFile)
 	c.cmd.Flag("etcd.username", "etcd user.").StringVar(&o.Etcd.Username)
 	c.cmd.Flag("etcd.password", "etcd password.").Envar("KUSANAGI_ETCD_PASSWORD").StringVar(&o.Etcd.Password)
+	c.memLimit.enabled = c.cmd.Flag("auto-gomemlimit", "Set GOMEMLIMIT to a share of the container's (cgroup) memory limit, or of the system's memory.").Default("false").Bool()
+	c.memLimit.ratio = c.cmd.Flag("auto-gomemlimit.ratio", "The share of the detected memory limit GOMEMLIMIT is set to.").Default("0.9").Float64()
+	c.memLimit.refresh = c.cmd.Flag("auto-gomemlimit.refresh-interval", "How often to detect the memory limit again (it can change, e.g. with a Vertical Pod Autoscaler); 0 detects it once.").Default("0s").Duration()
 	c.cmd.Flag("etcd.session-ttl", "How long etcd keeps a dead replica's claims and leadership; bounds failover.").Default("5s").DurationVar(&o.Etcd.SessionTTL)
 	return c
 }
@@ -61,6 +75,9 @@ func (c *alertmanagerCommand) run(ctx context.Context) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("kusanagi"),
 	)
+	if err := c.memLimit.apply(ctx, logger); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	o := c.opts
 	o.Etcd.Endpoints = splitList(*c.endpoints)
 	o.Logger, o.Registerer, o.Gatherer = logger, reg, reg
@@ -86,6 +103,31 @@ func (c *alertmanagerCommand) run(ctx context.Context) error {
 		}
 	}()
 	return am.Run(ctx)
+}
+
+// apply sets GOMEMLIMIT as upstream's --auto-gomemlimit does: from the
+// cgroup limit, else the system's memory; the library logs the limit it
+// sets, and a limit it cannot find is logged, not fatal.
+func (f memLimitFlags) apply(ctx context.Context, logger *slog.Logger) error {
+	if !*f.enabled {
+		return nil
+	}
+	if *f.ratio <= 0 || *f.ratio > 1 {
+		return fmt.Errorf("--auto-gomemlimit.ratio must be greater than 0 and at most 1, not %v", *f.ratio)
+	}
+	if *f.refresh < 0 {
+		return fmt.Errorf("--auto-gomemlimit.refresh-interval must not be negative, not %v", *f.refresh)
+	}
+	_, err := memlimit.Set(
+		memlimit.WithRatio(*f.ratio),
+		memlimit.WithRefreshInterval(ctx, *f.refresh),
+		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
+		memlimit.WithLogger(logger.With("component", "automemlimit")),
+	)
+	if err != nil {
+		logger.Warn("cannot set GOMEMLIMIT automatically", "component", "automemlimit", "err", err)
+	}
+	return nil
 }
 
 // splitList accepts both repeated flags and comma-separated values.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,11 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
 )
@@ -139,6 +143,34 @@ func TestMetricsShowTheEmbeddedEtcd(t *testing.T) {
 	_, body = httpDo(t, "GET", external+"/metrics")
 	if strings.Contains(body, "\netcd_") || !strings.Contains(body, "\nkusanagi_alertstore_") {
 		t.Errorf("external etcd: /metrics should have kusanagi_alertstore_* and no etcd_* series:\n%s", body)
+	}
+}
+
+// TestAutoGoMemLimit: upstream's --auto-gomemlimit flags set the Go
+// runtime's memory limit to the share asked of the cgroup's limit, or else
+// of the machine's memory, and refuse a share outside (0, 1].
+func TestAutoGoMemLimit(t *testing.T) {
+	detected, err := memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)()
+	if err != nil {
+		t.Fatalf("this machine's memory limit: %v", err)
+	}
+	cfg := amConfig(t, "http://[::1]:1/", "1h")
+	_, base := startAM(t, "--config.file="+cfg, "--storage.path="+t.TempDir(), "--auto-gomemlimit", "--auto-gomemlimit.ratio=0.5")
+	_, body := httpDo(t, "GET", base+"/metrics")
+	m := regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no go_gc_gomemlimit_bytes in /metrics")
+	}
+	got, err := strconv.ParseFloat(m[1], 64)
+	if want := float64(detected) / 2; err != nil || math.Abs(got-want) > 1<<20 {
+		t.Errorf("GOMEMLIMIT %s, want half of %d", m[1], detected)
+	}
+
+	for _, bad := range []string{"--auto-gomemlimit.ratio=1.5", "--auto-gomemlimit.ratio=0"} {
+		code, _, stderr := runCLI(t, "alertmanager", "--auto-gomemlimit", bad, "--storage.path="+t.TempDir())
+		if code != 2 || !strings.Contains(stderr, "--auto-gomemlimit.ratio must be greater than 0 and at most 1") {
+			t.Errorf("%s: exit %d, stderr %q", bad, code, stderr)
+		}
 	}
 }
 
