@@ -102,7 +102,7 @@ func (am *Alertmanager) Reload(ctx context.Context) error {
 func (am *Alertmanager) etcdClient() (*clientv3.Client, pb.KVClient, func(), error) {
 	o := am.opts
 	endpoints := o.Etcd.Endpoints
-	if len(endpoints) == 0 {
+	if o.embeddedEtcd() {
 		e, err := alertstore.StartEmbedded(alertstore.EmbeddedOptions{Dir: filepath.Join(o.StoragePath, "etcd")})
 		if err != nil {
 			return nil, nil, nil, err
@@ -365,7 +365,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 
 func (am *Alertmanager) registerLifecycle(router *route.Router, o Options) {
 	var gatherer prometheus.Gatherer = o.Gatherer
-	if len(o.Etcd.Endpoints) == 0 {
+	if o.embeddedEtcd() {
 		gatherer = prometheus.Gatherers{o.Gatherer, alertstore.EmbeddedMetrics}
 	}
 	router.Get("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)

@@ -59,6 +59,10 @@ type EtcdOptions struct {
 // DefaultPrefix is where state lives unless --etcd.prefix says otherwise.
 const DefaultPrefix = "/kusanagi/alertmanager/"
 
+// embeddedEtcd reports whether the state lives in an etcd this process
+// starts: no endpoints given.
+func (o *Options) embeddedEtcd() bool { return len(o.Etcd.Endpoints) == 0 }
+
 func (o *Options) validate() error {
 	var errs []error
 	if o.ConfigFile == "" {

@@ -58,10 +58,10 @@ func newAlertmanagerCommand(app *kingpin.Application, newLogger func() *slog.Log
 	c.cmd.Flag("etcd.ca-file", "CA bundle to verify etcd servers.").StringVar(&o.Etcd.CAFile)
 	c.cmd.Flag("etcd.username", "etcd user.").StringVar(&o.Etcd.Username)
 	c.cmd.Flag("etcd.password", "etcd password.").Envar("KUSANAGI_ETCD_PASSWORD").StringVar(&o.Etcd.Password)
+	c.cmd.Flag("etcd.session-ttl", "How long etcd keeps a dead replica's claims and leadership; bounds failover.").Default("5s").DurationVar(&o.Etcd.SessionTTL)
 	c.memLimit.enabled = c.cmd.Flag("auto-gomemlimit", "Set GOMEMLIMIT to a share of the container's (cgroup) memory limit, or of the system's memory.").Default("false").Bool()
 	c.memLimit.ratio = c.cmd.Flag("auto-gomemlimit.ratio", "The share of the detected memory limit GOMEMLIMIT is set to.").Default("0.9").Float64()
 	c.memLimit.refresh = c.cmd.Flag("auto-gomemlimit.refresh-interval", "How often to detect the memory limit again (it can change, e.g. with a Vertical Pod Autoscaler); 0 detects it once.").Default("0s").Duration()
-	c.cmd.Flag("etcd.session-ttl", "How long etcd keeps a dead replica's claims and leadership; bounds failover.").Default("5s").DurationVar(&o.Etcd.SessionTTL)
 	return c
 }
 
