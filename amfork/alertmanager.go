@@ -39,6 +39,7 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
+	"github.com/kusanagi-dev/kusanagi/amfork/grouping"
 	"github.com/kusanagi-dev/kusanagi/internal/ctxutil"
 	"github.com/kusanagi-dev/kusanagi/ipv6"
 )
@@ -64,7 +65,7 @@ func New(o Options) (*Alertmanager, error) {
 	}
 	return &Alertmanager{
 		opts:   o,
-		logger: slog.New(newLazyAttrs(o.Logger.Handler())),
+		logger: o.Logger,
 		addr:   make(chan net.Addr, 1),
 		reload: make(chan chan error),
 	}, nil
@@ -282,7 +283,7 @@ func (am *Alertmanager) Run(ctx context.Context) error {
 		alerts:            alerts,
 		apih:              apih,
 		coord:             coord,
-		dispatcherMetrics: dispatch.NewDispatcherMetrics(false, reg, ff),
+		dispatcherMetrics: grouping.NewMetrics(reg, ff.EnableGroupKeyInMetrics()),
 		recorder:          recorder,
 		externalURL:       amURL,
 		logger:            logger,

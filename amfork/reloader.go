@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/kusanagi-dev/kusanagi/alertstore"
+	"github.com/kusanagi-dev/kusanagi/amfork/grouping"
 )
 
 // reloader rebuilds what depends on the configuration (templates, routes,
@@ -34,7 +35,7 @@ type reloader struct {
 	alerts            *alertstore.Alerts
 	apih              *api.API
 	coord             *alertstore.Coordinator
-	dispatcherMetrics *dispatch.DispatcherMetrics
+	dispatcherMetrics *grouping.Metrics
 	recorder          eventrecorder.Recorder
 	externalURL       *url.URL
 	logger            *slog.Logger
@@ -46,7 +47,7 @@ type reloader struct {
 	peer              notify.Peer
 	post              *postAlerts
 
-	dispatcher atomic.Pointer[dispatch.Dispatcher]
+	dispatcher atomic.Pointer[runningDispatcher]
 	inhibitor  atomic.Pointer[inhibit.Inhibitor]
 
 	// apiReady is closed once the API has its configuration: it can serve
@@ -62,6 +63,18 @@ func (r *reloader) groups(ctx context.Context, routeFilter func(*dispatch.Route)
 		return nil, nil, errors.New("alert groups are still loading")
 	}
 	return d.Groups(ctx, routeFilter, alertFilter)
+}
+
+// runningDispatcher is a dispatcher with the means to stop it.
+type runningDispatcher struct {
+	*grouping.Dispatcher
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (d *runningDispatcher) stop() {
+	d.cancel()
+	<-d.done
 }
 
 func (r *reloader) reload(conf *config.Config) error {
@@ -103,7 +116,7 @@ func (r *reloader) reload(conf *config.Config) error {
 		old.Stop()
 	}
 	if old := r.dispatcher.Load(); old != nil {
-		old.Stop()
+		old.stop()
 	}
 	newInhibitor := inhibit.NewInhibitor(newInhibitSources(r.alerts, conf.InhibitRules), conf.InhibitRules, r.logger, r.recorder)
 	pipeline := r.pipelineBuilder.New(receivers, r.waitFunc, newInhibitor, r.silencer, intervener, r.notificationLog, r.peer)
@@ -115,14 +128,24 @@ func (r *reloader) reload(conf *config.Config) error {
 	})
 	r.post.resolveTimeout.Store(int64(conf.Global.ResolveTimeout))
 	r.apiReadyOnce.Do(func() { close(r.apiReady) })
-	newDispatcher := dispatch.NewDispatcher(r.alerts, routes, pipeline, intervener, r.timeoutFunc,
-		30*time.Second, nil, r.logger, r.recorder, r.dispatcherMetrics, tmpl)
+	d, err := grouping.New(grouping.Options{
+		Alerts: r.alerts, Route: routes, Stage: pipeline, TimeMuter: intervener, Timeout: r.timeoutFunc,
+		Template: tmpl, Recorder: r.recorder, Metrics: r.dispatcherMetrics, Logger: r.logger,
+	})
+	if err != nil {
+		return err
+	}
 
 	go newInhibitor.Run()
 	newInhibitor.WaitForLoading()
 	r.inhibitor.Store(newInhibitor)
-	go newDispatcher.Run(time.Now())
-	newDispatcher.WaitForLoading()
+	ctx, cancel := context.WithCancel(context.Background())
+	newDispatcher := &runningDispatcher{Dispatcher: d, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(newDispatcher.done)
+		_ = d.Run(ctx)
+	}()
+	<-d.LoadingDone()
 	r.dispatcher.Store(newDispatcher)
 	return nil
 }
@@ -132,6 +155,6 @@ func (r *reloader) stop() {
 		i.Stop()
 	}
 	if d := r.dispatcher.Load(); d != nil {
-		d.Stop()
+		d.stop()
 	}
 }
