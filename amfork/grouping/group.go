@@ -282,6 +282,10 @@ func (g *group) send(now time.Time, stored alert.AlertSlice, mark marker.AlertMa
 // routeLabels are the route's labels rendered against the group's
 // current alerts, kept until the alerts change.
 func (g *group) routeLabels() model.LabelSet {
+	if len(g.rg.route.RouteOpts.Labels) == 0 || g.d.tmpl == nil {
+		// Nothing to render, and nothing worth keeping per group.
+		return model.LabelSet{}
+	}
 	g.mu.Lock()
 	if r := g.rendered; r != nil && r.generation == g.generation {
 		g.mu.Unlock()
