@@ -148,6 +148,13 @@ func loadRoute(t testing.TB, yaml string) (*dispatch.Route, *template.Template) 
 	return dispatch.NewRoute(conf.Route, nil), tmpl
 }
 
+// defaultRoute is a root route to receiver "default" with these settings.
+func defaultRoute(t testing.TB, settings ...string) *dispatch.Route {
+	t.Helper()
+	route, _ := loadRoute(t, "route:\n  receiver: default\n  "+strings.Join(settings, "\n  ")+"\nreceivers: [{name: default}]\n")
+	return route
+}
+
 func newProvider(t testing.TB) *mem.Alerts {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,6 +186,15 @@ func resolved(a *alert.Alert, at time.Time) *alert.Alert {
 // startOurs runs a Dispatcher until the test ends.
 func startOurs(t *testing.T, o Options) *Dispatcher {
 	t.Helper()
+	d, stop := runOurs(t, o)
+	t.Cleanup(func() { <-stop() })
+	return d
+}
+
+// runOurs runs a Dispatcher that has grouped its first alerts; stop ends
+// its Run, and the channel it returns is closed when Run has returned.
+func runOurs(t *testing.T, o Options) (d *Dispatcher, stop func() <-chan struct{}) {
+	t.Helper()
 	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -191,12 +207,11 @@ func startOurs(t *testing.T, o Options) *Dispatcher {
 			t.Error(err)
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
 	<-d.LoadingDone()
-	return d
+	return d, func() <-chan struct{} {
+		cancel()
+		return done
+	}
 }
 
 func eventually(t *testing.T, what string, cond func() bool, state ...func() string) {
@@ -346,14 +361,7 @@ func compareAlertStates(t *testing.T, upstream, ours prometheus.Gatherer) {
 }
 
 func TestAResolvedAlertLeavesAfterASuccessfulFlushOnly(t *testing.T) {
-	route, _ := loadRoute(t, `
-route:
-  receiver: default
-  group_by: [alertname]
-  group_wait: 20ms
-  group_interval: 100ms
-receivers: [{name: default}]
-`)
+	route := defaultRoute(t, "group_by: [alertname]", "group_wait: 20ms", "group_interval: 100ms")
 	alerts := newProvider(t)
 	stage := &recordingStage{failing: true}
 	reg := prometheus.NewRegistry()
@@ -410,13 +418,7 @@ receivers: [{name: default}]
 }
 
 func TestAnAlertOlderThanGroupWaitFlushesAtOnce(t *testing.T) {
-	route, _ := loadRoute(t, `
-route:
-  receiver: default
-  group_by: [alertname]
-  group_wait: 1h
-receivers: [{name: default}]
-`)
+	route := defaultRoute(t, "group_by: [alertname]", "group_wait: 1h")
 	alerts := newProvider(t)
 	stage := &recordingStage{}
 	startOurs(t, Options{Alerts: alerts, Route: route, Stage: stage, Logger: quiet})
@@ -434,13 +436,7 @@ receivers: [{name: default}]
 // TestAWaitingGroupHoldsNoGoroutine is why this dispatcher exists:
 // upstream's holds one goroutine per aggregation group.
 func TestAWaitingGroupHoldsNoGoroutine(t *testing.T) {
-	route, _ := loadRoute(t, `
-route:
-  receiver: default
-  group_by: [instance]
-  group_wait: 1h
-receivers: [{name: default}]
-`)
+	route := defaultRoute(t, "group_by: [instance]", "group_wait: 1h")
 	alerts := newProvider(t)
 	const n = 10000
 	now := time.Now()
@@ -463,7 +459,7 @@ receivers: [{name: default}]
 }
 
 func TestNewNamesWhatIsMissing(t *testing.T) {
-	route, _ := loadRoute(t, "route: {receiver: default}\nreceivers: [{name: default}]\n")
+	route := defaultRoute(t)
 	full := Options{Alerts: newProvider(t), Route: route, Stage: &recordingStage{}, Logger: quiet}
 	for name, clear := range map[string]func(*Options){
 		"Alerts": func(o *Options) { o.Alerts = nil },
@@ -501,4 +497,43 @@ func alertStateSeries(t *testing.T, g prometheus.Gatherer) string {
 		}
 	}
 	return b.String()
+}
+
+// blockingStage holds every flush until its context ends, and says why
+// it ended.
+type blockingStage struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func (s *blockingStage) Exec(ctx context.Context, _ *slog.Logger, alerts ...*alert.Alert) (context.Context, []*alert.Alert, error) {
+	s.started <- struct{}{}
+	<-ctx.Done()
+	s.ended <- ctx.Err()
+	return ctx, nil, ctx.Err()
+}
+
+func TestStoppingCancelsTheFlushInProgress(t *testing.T) {
+	route := defaultRoute(t, "group_by: [alertname]", "group_wait: 10ms")
+	alerts := newProvider(t)
+	stage := &blockingStage{started: make(chan struct{}, 1), ended: make(chan error, 1)}
+	_, stop := runOurs(t, Options{Alerts: alerts, Route: route, Stage: stage, Logger: quiet})
+	if err := alerts.Put(context.Background(), firing("Down", "web1", "web", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	<-stage.started
+	select {
+	case <-stop():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of its context's end")
+	}
+	// Run returns only after the flush it cancelled has ended.
+	select {
+	case err := <-stage.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the flush ended with %v, want context.Canceled", err)
+		}
+	default:
+		t.Fatal("Run returned while a flush was still in progress")
+	}
 }

@@ -18,13 +18,7 @@ import (
 // here and in upstream's dispatcher, at 10k groups of one alert.
 func BenchmarkWaitingGroups(b *testing.B) {
 	const groups = 10000
-	route, tmpl := loadRoute(b, `
-route:
-  receiver: default
-  group_by: [alertname, instance]
-  group_wait: 1h
-receivers: [{name: default}]
-`)
+	route, tmpl := loadRoute(b, "route: {receiver: default, group_by: [alertname, instance], group_wait: 1h}\nreceivers: [{name: default}]\n")
 	run := map[string]func(*testing.B, *mem.Alerts) (stop func()){
 		"upstream": func(b *testing.B, alerts *mem.Alerts) func() {
 			d := dispatch.NewDispatcher(alerts, route, &recordingStage{}, nil, nil, time.Minute, nil, quiet, nilRecorder,
