@@ -1,10 +1,7 @@
 package amfork
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -58,28 +55,13 @@ func TestSilenceCreatedOnBMutesOnA(t *testing.T) {
 	a := startReplica(t, "a", cfg, endpoints)
 	b := startReplica(t, "b", cfg, endpoints)
 
-	now := time.Now().UTC()
-	sil := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":"Maintenance","isRegex":false,"isEqual":true}],
-		"startsAt":%q,"endsAt":%q,"createdBy":"test","comment":"planned work"}`,
-		now.Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
-	resp, err := http.Post(b.url+"/api/v2/silences", "application/json", bytes.NewBufferString(sil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var created struct {
-		SilenceID string `json:"silenceID"`
-	}
-	json.NewDecoder(resp.Body).Decode(&created)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || created.SilenceID == "" {
-		t.Fatalf("create silence on b: %d %+v", resp.StatusCode, created)
-	}
+	silenceID := createSilence(t, b, "Maintenance")
 
 	a.postAlerts(t, `[{"labels":{"alertname":"Maintenance","instance":"r1"}},{"labels":{"alertname":"Unsilenced","instance":"r1"}}]`)
 	eventually(t, 2*time.Second, "alert silenced on a", func() bool {
 		for _, al := range a.alerts(t) {
 			if al.Labels["alertname"] == "Maintenance" {
-				return al.Status.State == "suppressed" && len(al.Status.SilencedBy) == 1 && al.Status.SilencedBy[0] == created.SilenceID
+				return al.Status.State == "suppressed" && len(al.Status.SilencedBy) == 1 && al.Status.SilencedBy[0] == silenceID
 			}
 		}
 		return false

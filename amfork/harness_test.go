@@ -324,3 +324,25 @@ func startEtcdCluster(t *testing.T, n int) []string {
 	}
 	return clients
 }
+
+// createSilence silences alertname for an hour through r's API and returns
+// the silence's ID.
+func createSilence(t *testing.T, r *replica, alertname string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	sil := fmt.Sprintf(`{"matchers":[{"name":"alertname","value":%q,"isRegex":false,"isEqual":true}],
+		"startsAt":%q,"endsAt":%q,"createdBy":"test","comment":"planned work"}`,
+		alertname, now.Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	resp, err := http.Post(r.url+"/api/v2/silences", "application/json", strings.NewReader(sil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var created struct {
+		SilenceID string `json:"silenceID"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != 200 || created.SilenceID == "" {
+		t.Fatalf("create silence on %s: %d %+v %v", r.name, resp.StatusCode, created, err)
+	}
+	return created.SilenceID
+}
