@@ -32,12 +32,10 @@ type routeGroups struct {
 	}
 }
 
+// newRouteGroups makes a route's shards; a shard's map is made with its
+// first group, as most routes of a large tree hold few groups.
 func newRouteGroups(r *dispatch.Route) *routeGroups {
-	rg := &routeGroups{route: r, key: r.Key()}
-	for i := range rg.shard {
-		rg.shard[i].groups = make(map[model.Fingerprint]*group)
-	}
-	return rg
+	return &routeGroups{route: r, key: r.Key()}
 }
 
 // insert puts a into the group with these labels, creating the group (and
@@ -49,6 +47,9 @@ func (rg *routeGroups) insert(d *Dispatcher, labels model.LabelSet, a *alert.Ale
 	defer sh.Unlock()
 	g = sh.groups[fp]
 	if g == nil {
+		if sh.groups == nil {
+			sh.groups = make(map[model.Fingerprint]*group)
+		}
 		g = &group{d: d, rg: rg, labels: labels, fp: fp, alerts: make(map[model.Fingerprint]*alert.Alert, 1)}
 		sh.groups[fp] = g
 		created = true
