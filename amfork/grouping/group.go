@@ -70,7 +70,7 @@ func (rg *routeGroups) insert(d *Dispatcher, labels model.LabelSet, a *alert.Ale
 	return g, created
 }
 
-// remove drops g if it has no alerts left, under the locks insert takes,
+// removeIfEmpty drops g if it has no alerts left, under the locks insert takes,
 // so that no alert can arrive in a group that is gone.
 func (rg *routeGroups) removeIfEmpty(g *group) bool {
 	sh := &rg.shard[g.fp%shards]
