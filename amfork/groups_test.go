@@ -1,8 +1,6 @@
 package amfork
 
 import (
-	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 )
@@ -17,16 +15,7 @@ type apiAlertGroup struct {
 
 func (r *replica) alertGroups(t *testing.T, query string) []apiAlertGroup {
 	t.Helper()
-	resp, err := http.Get(r.url + "/api/v2/alerts/groups" + query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out []apiAlertGroup
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return getJSON[[]apiAlertGroup](t, r.url+"/api/v2/alerts/groups"+query)
 }
 
 // alertStates reads alertmanager_alerts by state.

@@ -165,14 +165,20 @@ type apiAlert struct {
 
 func (r *replica) alerts(t *testing.T) []apiAlert {
 	t.Helper()
-	resp, err := http.Get(r.url + "/api/v2/alerts")
+	return getJSON[[]apiAlert](t, r.url+"/api/v2/alerts")
+}
+
+// getJSON decodes what a GET of url answers.
+func getJSON[T any](t *testing.T, url string) T {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out []apiAlert
+	var out T
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: %d: %v", url, resp.StatusCode, err)
 	}
 	return out
 }
