@@ -61,9 +61,13 @@ func sustainedTCP(k *kusanagi, lines *lineSource, rate int, d time.Duration) (su
 	defer sampler.stop()
 
 	if profileDir != "" && !profiledSteady {
+		// The paths are made now: the fast TCP runs clear profileDir
+		// while this profile is still being taken.
+		profile := filepath.Join(profileDir, fmt.Sprintf("kusanagi-steady-%d.pprof", rate))
+		trace := filepath.Join(profileDir, fmt.Sprintf("kusanagi-steady-%d.trace", rate))
 		go func() {
-			k.profile(filepath.Join(profileDir, fmt.Sprintf("kusanagi-steady-%d.pprof", rate)), 5*time.Second)
-			k.trace(filepath.Join(profileDir, fmt.Sprintf("kusanagi-steady-%d.trace", rate)), 2*time.Second)
+			k.profile(profile, 5*time.Second)
+			k.trace(trace, 2*time.Second)
 		}()
 		profiledSteady = true
 	}
