@@ -401,7 +401,7 @@ func (a *Alerts) notifyLocked(ctx context.Context, al *alert.Alert) {
 		return // loading, before the dispatcher subscribes
 	}
 	// No Header: no trace context travels with a stored alert, and a nil
-	// one spares the dispatcher a propagator extraction per alert.
+	// one spares upstream's inhibitor a propagator extraction per alert.
 	msg := &provider.Alert{Data: al}
 	for _, l := range a.listeners {
 		if l.keep != nil && !l.keep(al) {

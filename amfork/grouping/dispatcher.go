@@ -110,9 +110,8 @@ func New(o Options) (*Dispatcher, error) {
 		root:      o.Route,
 		loaded:    make(chan struct{}),
 	}
-	maxIdx := 0
-	o.Route.Walk(func(r *dispatch.Route) { maxIdx = max(maxIdx, r.Idx) })
-	d.routes = make([]*routeGroups, maxIdx+1)
+	// dispatch.NewRoute numbers the routes of a tree from 0, one each.
+	o.Route.Walk(func(*dispatch.Route) { d.routes = append(d.routes, nil) })
 	o.Route.Walk(func(r *dispatch.Route) { d.routes[r.Idx] = newRouteGroups(r) })
 	// Upstream records events only under a context that says so.
 	d.ctx, d.cancel = context.WithCancel(eventrecorder.WithEventRecording(context.Background()))
@@ -177,15 +176,22 @@ func (d *Dispatcher) stop() {
 	d.stopped = true
 	d.flushMu.Unlock()
 	d.cancel()
-	for _, rg := range d.routes {
-		if rg != nil {
-			rg.stopTimers()
-		}
+	for _, g := range d.snapshot() {
+		g.timer.Stop()
 	}
 	d.flushes.Wait()
 	if d.metrics != nil {
 		d.metrics.alertStates.dispatcher.CompareAndSwap(d, nil)
 	}
+}
+
+// snapshot lists the groups of every route at one moment.
+func (d *Dispatcher) snapshot() []*group {
+	var out []*group
+	for _, rg := range d.routes {
+		out = append(out, rg.snapshot()...)
+	}
+	return out
 }
 
 // beginFlush counts a flush in, unless the dispatcher has stopped.

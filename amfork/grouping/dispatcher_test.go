@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/alertmanager/config"
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/alertmanager/eventrecorder"
+	"github.com/prometheus/alertmanager/featurecontrol"
 	"github.com/prometheus/alertmanager/marker"
 	"github.com/prometheus/alertmanager/notify"
 	"github.com/prometheus/alertmanager/provider/mem"
@@ -232,6 +233,19 @@ func eventually(t *testing.T, what string, cond func() bool, state ...func() str
 // same alerts and routes, and compares what each hands the pipeline, what
 // each answers for the API's groups, and their alertmanager_alerts series.
 func TestFlushesAsUpstream(t *testing.T) {
+	for _, groupKey := range []bool{false, true} {
+		t.Run(fmt.Sprintf("group key in metrics %v", groupKey), func(t *testing.T) { testFlushesAsUpstream(t, groupKey) })
+	}
+}
+
+func testFlushesAsUpstream(t *testing.T, groupKey bool) {
+	var flags featurecontrol.Flagger = featurecontrol.NoopFlags{}
+	if groupKey {
+		var err error
+		if flags, err = featurecontrol.NewFlags(quiet, featurecontrol.FeatureGroupKeyInMetrics); err != nil {
+			t.Fatal(err)
+		}
+	}
 	route, tmpl := loadRoute(t, routingConfig)
 	alerts := newProvider(t)
 	now := time.Now()
@@ -249,11 +263,11 @@ func TestFlushesAsUpstream(t *testing.T) {
 	upstreamStage, ourStage := &recordingStage{}, &recordingStage{}
 	upstreamReg, ourReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	upstream := dispatch.NewDispatcher(alerts, route, upstreamStage, nil, nil, time.Minute, nil, quiet, nilRecorder,
-		dispatch.NewDispatcherMetrics(false, upstreamReg, nil), tmpl)
+		dispatch.NewDispatcherMetrics(false, upstreamReg, flags), tmpl)
 	go upstream.Run(time.Now())
 	t.Cleanup(upstream.Stop)
 	upstream.WaitForLoading()
-	ours := startOurs(t, Options{Alerts: alerts, Route: route, Stage: ourStage, Template: tmpl, Logger: quiet, Metrics: NewMetrics(ourReg, false)})
+	ours := startOurs(t, Options{Alerts: alerts, Route: route, Stage: ourStage, Template: tmpl, Logger: quiet, Metrics: NewMetrics(ourReg, groupKey)})
 
 	// default: DiskFull, Down, Old; db: DiskFull/db1, DiskFull/db2;
 	// everything: one group per db alert.

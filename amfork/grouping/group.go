@@ -102,17 +102,6 @@ func (rg *routeGroups) snapshot() []*group {
 	return out
 }
 
-func (rg *routeGroups) stopTimers() {
-	for i := range rg.shard {
-		sh := &rg.shard[i]
-		sh.Lock()
-		for _, g := range sh.groups {
-			g.timer.Stop()
-		}
-		sh.Unlock()
-	}
-}
-
 // group is an aggregation group: the alerts of one route with the same
 // group labels, flushed together.
 type group struct {
@@ -149,25 +138,36 @@ func (g *group) info() eventrecorder.AlertGroup {
 }
 
 // list returns the group's alerts, in no order.
-func (g *group) list() []*alert.Alert {
+func (g *group) list() alert.AlertSlice {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]*alert.Alert, 0, len(g.alerts))
+	return g.listLocked()
+}
+
+func (g *group) listLocked() alert.AlertSlice {
+	out := make(alert.AlertSlice, 0, len(g.alerts))
 	for _, a := range g.alerts {
 		out = append(out, a)
 	}
 	return out
 }
 
-// status is the alert's state as the group's last flush marked it.
-func (g *group) status(fp model.Fingerprint) alert.AlertState {
+// firingStates calls f with every firing alert of the group and the state
+// the group's last flush marked it with.
+func (g *group) firingStates(f func(fp model.Fingerprint, state alert.AlertState)) {
 	g.mu.Lock()
-	m := g.marker
+	alerts, mark := g.listLocked(), g.marker
 	g.mu.Unlock()
-	if m == nil {
-		return alert.AlertStateUnprocessed
+	for _, a := range alerts {
+		if a.Resolved() {
+			continue
+		}
+		state := alert.AlertStateUnprocessed
+		if mark != nil {
+			state = mark.Status(a.Fingerprint()).State
+		}
+		f(a.Fingerprint(), state)
 	}
-	return m.Status(fp).State
 }
 
 // flush sends the group's alerts through the pipeline, as upstream's
@@ -192,10 +192,7 @@ func (g *group) flush() {
 	}
 	g.flushID++
 	mark, id, flushID := g.marker, g.id, g.flushID
-	alerts := make(alert.AlertSlice, 0, len(g.alerts))
-	for _, a := range g.alerts {
-		alerts = append(alerts, a)
-	}
+	alerts := g.listLocked()
 	g.mu.Unlock()
 
 	if len(alerts) > 0 {
@@ -283,7 +280,7 @@ func (g *group) send(now time.Time, stored alert.AlertSlice, mark marker.AlertMa
 // routeLabels are the route's labels rendered against the group's
 // current alerts, kept until the alerts change.
 func (g *group) routeLabels() model.LabelSet {
-	if len(g.rg.route.RouteOpts.Labels) == 0 || g.d.tmpl == nil {
+	if !g.hasRouteLabels() {
 		// Nothing to render, and nothing worth keeping per group.
 		return model.LabelSet{}
 	}
@@ -293,10 +290,7 @@ func (g *group) routeLabels() model.LabelSet {
 		return r.labels
 	}
 	generation := g.generation
-	alerts := make(alert.AlertSlice, 0, len(g.alerts))
-	for _, a := range g.alerts {
-		alerts = append(alerts, a)
-	}
+	alerts := g.listLocked()
 	g.mu.Unlock()
 
 	labels := model.LabelSet{}
@@ -314,11 +308,11 @@ func (g *group) routeLabels() model.LabelSet {
 // renderRouteLabels renders the route's labels, which may be templates,
 // against alerts and the group's data.
 func (g *group) renderRouteLabels(alerts alert.AlertSlice) model.LabelSet {
-	opts := &g.rg.route.RouteOpts
-	tmpl := g.d.tmpl
-	if len(opts.Labels) == 0 || tmpl == nil {
+	if !g.hasRouteLabels() {
 		return model.LabelSet{}
 	}
+	opts := &g.rg.route.RouteOpts
+	tmpl := g.d.tmpl
 	// The notification reason is not known here; upstream passes unknown too.
 	data := tmpl.Data(opts.Receiver, g.labels, opts.Labels, notify.ReasonUnknown.String(), alerts...)
 	render := tmpl.RouteLabelRenderer(data)
@@ -332,4 +326,9 @@ func (g *group) renderRouteLabels(alerts alert.AlertSlice) model.LabelSet {
 		out[name] = model.LabelValue(rendered)
 	}
 	return out
+}
+
+// hasRouteLabels reports whether the group's route has labels to render.
+func (g *group) hasRouteLabels() bool {
+	return len(g.rg.route.RouteOpts.Labels) > 0 && g.d.tmpl != nil
 }

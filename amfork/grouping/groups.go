@@ -26,7 +26,7 @@ func (d *Dispatcher) Groups(ctx context.Context, routeFilter func(*dispatch.Rout
 	receivers := map[model.Fingerprint][]string{}
 	now := time.Now()
 	for _, rg := range d.routes {
-		if rg == nil || !routeFilter(rg.route) {
+		if !routeFilter(rg.route) {
 			continue
 		}
 		opts := &rg.route.RouteOpts

@@ -68,44 +68,25 @@ func (c *alertStates) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), labels...)
 	}
 	if c.groupKey {
-		for _, rg := range d.routes {
-			if rg == nil {
-				continue
-			}
-			for _, g := range rg.snapshot() {
-				var n [3]int
-				for _, a := range g.list() {
-					if !a.Resolved() {
-						n[stateIndex(g.status(a.Fingerprint()))]++
-					}
-				}
-				key := g.key()
-				emit(n[0], string(alert.AlertStateActive), key)
-				emit(n[1], string(alert.AlertStateSuppressed), key)
-				emit(n[2], string(alert.AlertStateUnprocessed), key)
-			}
+		for _, g := range d.snapshot() {
+			var n [3]int
+			g.firingStates(func(_ model.Fingerprint, state alert.AlertState) { n[stateIndex(state)]++ })
+			key := g.key()
+			emit(n[0], string(alert.AlertStateActive), key)
+			emit(n[1], string(alert.AlertStateSuppressed), key)
+			emit(n[2], string(alert.AlertStateUnprocessed), key)
 		}
 		return
 	}
 	// An alert in several groups counts once, in its most severe state
 	// (suppressed over active over unprocessed), as upstream counts it.
 	seen := make(map[model.Fingerprint]alert.AlertState)
-	for _, rg := range d.routes {
-		if rg == nil {
-			continue
-		}
-		for _, g := range rg.snapshot() {
-			for _, a := range g.list() {
-				if a.Resolved() {
-					continue
-				}
-				fp := a.Fingerprint()
-				state := g.status(fp)
-				if prev, ok := seen[fp]; !ok || state.Compare(prev) > 0 {
-					seen[fp] = state
-				}
+	for _, g := range d.snapshot() {
+		g.firingStates(func(fp model.Fingerprint, state alert.AlertState) {
+			if prev, ok := seen[fp]; !ok || state.Compare(prev) > 0 {
+				seen[fp] = state
 			}
-		}
+		})
 	}
 	var n [3]int
 	for _, state := range seen {
