@@ -414,7 +414,7 @@ func printTable(runs [][]result, n, batch, clients, rounds int) {
 		get := spread(rs, func(r result) float64 { return r.GetSeconds })
 		served := spread(rs, func(r result) float64 { return float64(r.RestartCount) })
 		live := spread(rs, func(r result) float64 { return r.LiveMiB })
-		meds[i] = result{AlertsPerSec: ingest.median, RSSAfterMiB: after.median, RSSPeakMiB: peak.median, LiveMiB: live.median, GetSeconds: get.median}
+		meds[i] = result{AlertsPerSec: ingest.median, RSSAfterMiB: after.median, BytesPerAlert: perAlert.median, RSSPeakMiB: peak.median, LiveMiB: live.median, GetSeconds: get.median}
 		meds[i].CPUPerAlert = time.Duration(cpu.median * 1000)
 		restart := "never (within 30s)"
 		if slices.ContainsFunc(rs, func(r result) bool { return r.RestartSecs >= 0 }) {
@@ -433,10 +433,10 @@ func printTable(runs [][]result, n, batch, clients, rounds int) {
 	}
 	if len(runs) >= 2 {
 		u := meds[len(meds)-1]
-		fmt.Printf("\nRatios of the medians to upstream's (ingest, CPU per alert, RSS after ingest, peak RSS, live memory, GET time):\n\n")
+		fmt.Printf("\nRatios of the medians to upstream's (ingest, CPU per alert, resident bytes per alert, RSS after ingest, peak RSS, live memory, GET time):\n\n")
 		for i, k := range meds[:len(meds)-1] {
-			fmt.Printf("- %s: ingest %.2f×, CPU per alert %.2f×, RSS after ingest %.2f×, peak RSS %.2f×, live %.2f×, GET %.2f×\n", runs[i][0].Name,
-				k.AlertsPerSec/u.AlertsPerSec, float64(k.CPUPerAlert)/float64(u.CPUPerAlert), k.RSSAfterMiB/u.RSSAfterMiB,
+			fmt.Printf("- %s: ingest %.2f×, CPU per alert %.2f×, bytes per alert %.2f×, RSS after ingest %.2f×, peak RSS %.2f×, live %.2f×, GET %.2f×\n", runs[i][0].Name,
+				k.AlertsPerSec/u.AlertsPerSec, float64(k.CPUPerAlert)/float64(u.CPUPerAlert), k.BytesPerAlert/u.BytesPerAlert, k.RSSAfterMiB/u.RSSAfterMiB,
 				k.RSSPeakMiB/u.RSSPeakMiB, k.LiveMiB/u.LiveMiB, k.GetSeconds/u.GetSeconds)
 		}
 	}
