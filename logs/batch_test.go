@@ -27,7 +27,7 @@ func TestBatchCopiesWhatItEncodes(t *testing.T) {
 		line := buf[:copy(buf, want.Original)]
 		text := unsafe.String(&line[0], len(line))
 		clear(scratch.Fields)
-		scratch = Record{Timestamp: want.Timestamp, Original: text, Message: text[len("<187>"):], HostIP: want.HostIP, Fields: scratch.Fields}
+		scratch = Record{Timestamp: want.Timestamp, Received: want.Received, Original: text, Message: text[len("<187>"):], HostIP: want.HostIP, Fields: scratch.Fields}
 		for k, v := range want.Fields {
 			scratch.Fields[k] = v
 		}

@@ -9,11 +9,16 @@ import (
 // The Writer spools records in a compact binary form rather than JSON: the
 // receivers encode every accepted line on their own goroutines at hundreds
 // of thousands of lines per second, and JSON costs several times more. The
-// form is a version byte, the timestamp (varint seconds, uvarint
-// nanoseconds), Message, Original, HostIP, HostName, then the number of
-// fields and each key and value, in the map's order; strings are a uvarint
-// length and the bytes.
-const codecVersion = 1
+// form is a version byte, the arrival (varint seconds, uvarint
+// nanoseconds), the sender's timestamp (varint seconds after the arrival,
+// uvarint nanoseconds), Message, Original, HostIP, HostName, then the
+// number of fields and each key and value, in the map's order; strings are
+// a uvarint length and the bytes. Version 1, written before records had an
+// arrival time, has the timestamp alone: it is read as both.
+const (
+	codecVersion   = 2
+	codecVersionV1 = 1
+)
 
 var errCorruptRecord = errors.New("corrupt spooled record")
 
@@ -30,7 +35,10 @@ func encodedSize(r *Record) int {
 // their names must not be in r.Fields.
 func encodeRecord(buf []byte, r *Record, fields []Field) []byte {
 	buf = append(buf, codecVersion)
-	buf = binary.AppendVarint(buf, r.Timestamp.Unix())
+	arrival := r.Arrival()
+	buf = binary.AppendVarint(buf, arrival.Unix())
+	buf = binary.AppendUvarint(buf, uint64(arrival.Nanosecond()))
+	buf = binary.AppendVarint(buf, r.Timestamp.Unix()-arrival.Unix())
 	buf = binary.AppendUvarint(buf, uint64(r.Timestamp.Nanosecond()))
 	for _, s := range []string{r.Message, r.Original, r.HostIP, r.HostName} {
 		buf = appendString(buf, s)
@@ -56,17 +64,16 @@ func appendString(buf []byte, s string) []byte {
 // The record's strings share one copy of b: one allocation, not one per
 // string, on the store's side of the spool.
 func decodeRecord(b []byte) (Record, error) {
-	if len(b) == 0 || b[0] != codecVersion {
+	if len(b) == 0 || b[0] != codecVersion && b[0] != codecVersionV1 {
 		return Record{}, errCorruptRecord
 	}
 	d := decoder{b: b[1:], s: string(b[1:])}
-	sec := d.varint()
-	nsec := d.uvarint()
 	var r Record
-	if nsec >= 1e9 {
-		d.err = errCorruptRecord
+	r.Received = d.time(0)
+	r.Timestamp = r.Received
+	if b[0] == codecVersion {
+		r.Timestamp = d.time(r.Received.Unix())
 	}
-	r.Timestamp = time.Unix(sec, int64(nsec)).UTC()
 	r.Message, r.Original, r.HostIP, r.HostName = d.string(), d.string(), d.string(), d.string()
 	n := d.uvarint()
 	// Each field takes at least two bytes: a corrupt count must not allocate.
@@ -127,6 +134,17 @@ func (d *decoder) varint() int64 {
 // encoding: a longer form ends in a byte that adds nothing.
 func canonical(b []byte, k int) bool {
 	return k == 1 || k > 1 && b[k-1] != 0
+}
+
+// time reads varint seconds after base and uvarint nanoseconds.
+func (d *decoder) time(base int64) time.Time {
+	sec := d.varint()
+	nsec := d.uvarint()
+	if nsec >= 1e9 {
+		d.fail()
+		return time.Time{}
+	}
+	return time.Unix(base+sec, int64(nsec)).UTC()
 }
 
 func (d *decoder) string() string {

@@ -65,9 +65,12 @@ func (s *memStore) Count(context.Context, query.Node, []string, time.Time, time.
 }
 func (s *memStore) Close() error { return nil }
 
+// record i arrived at 10:00 and i nanoseconds, from a clock 13 days behind.
 func record(i int) Record {
+	received := time.Date(2026, 11, 25, 10, 0, 0, i, time.UTC)
 	return Record{
-		Timestamp: time.Date(2026, 11, 25, 10, 0, 0, i, time.UTC),
+		Received:  received,
+		Timestamp: received.Add(-13 * 24 * time.Hour),
 		Message:   "line " + strconv.Itoa(i), Original: "<187>line " + strconv.Itoa(i), HostIP: "2001:db8::1",
 		Fields: map[string]string{"seq": strconv.Itoa(i), "event.code": "LINK-3-UPDOWN"},
 	}
@@ -260,7 +263,8 @@ func FuzzRecordCodec(f *testing.F) {
 	r := record(7)
 	f.Add(encodeRecord(nil, &r, nil))
 	f.Add(encodeRecord(nil, &Record{}, nil))
-	f.Add([]byte{codecVersion, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{codecVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{codecVersionV1, 0x80, 0xa0, 0xc9, 0x8e, 0x0d, 0x07, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(b)
 		if err != nil {
@@ -289,6 +293,29 @@ func FuzzRecordCodec(f *testing.F) {
 			t.Fatalf("%+v with %d fields in a list round-trips to %+v (%v)", r, len(list), again, err)
 		}
 	})
+}
+
+// TestSpooledRecordsOfVersion1: a spool written before records had an
+// arrival time is read, each record arriving when it was stamped.
+func TestSpooledRecordsOfVersion1(t *testing.T) {
+	ts := time.Date(2026, 11, 25, 10, 0, 0, 7, time.UTC)
+	b := []byte{codecVersionV1}
+	b = binary.AppendVarint(b, ts.Unix())
+	b = binary.AppendUvarint(b, uint64(ts.Nanosecond()))
+	for _, s := range []string{"changed state to down", "<187>changed state to down", "2001:db8::1", "r1"} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendUvarint(b, 1)
+	b = appendString(appendString(b, "event.code"), "LINK-3-UPDOWN")
+	got, err := decodeRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Record{Timestamp: ts, Received: ts, Message: "changed state to down", Original: "<187>changed state to down",
+		HostIP: "2001:db8::1", HostName: "r1", Fields: map[string]string{"event.code": "LINK-3-UPDOWN"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
 }
 
 // BenchmarkWriterAdd: records accepted per second by one receiver into

@@ -45,7 +45,8 @@ func (t *Trap) record(names *Names, inst string) logs.Record {
 	}
 	sort.Strings(parts)
 	return logs.Record{
-		Timestamp: t.Received,
+		Timestamp: t.Received, // a trap carries no wall time of its sender's
+		Received:  t.Received,
 		HostIP:    inst,
 		Message:   name + " from " + inst + ": " + strings.Join(parts, " "),
 		Fields:    f,

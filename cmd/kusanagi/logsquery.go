@@ -43,6 +43,7 @@ func (c *logsQueryCommand) matches(s string) bool { return s == c.cmd.FullComman
 
 type apiRecord struct {
 	Timestamp time.Time         `json:"@timestamp"`
+	Received  time.Time         `json:"event.created,omitzero"`
 	Message   string            `json:"message"`
 	HostIP    string            `json:"host.ip"`
 	HostName  string            `json:"host.name"`
@@ -89,8 +90,16 @@ func (c *logsQueryCommand) run(ctx context.Context) error {
 		for k, v := range r.Fields {
 			extra = append(extra, k+"="+strconv.Quote(v))
 		}
+		// Arrival first, as records are searched and ordered by it; the
+		// sender's own time beside it when it says something else.
+		arrived := r.Received
+		if arrived.IsZero() {
+			arrived = r.Timestamp
+		} else if !r.Timestamp.Equal(arrived) {
+			extra = append(extra, "@timestamp="+r.Timestamp.Format(time.RFC3339Nano))
+		}
 		sort.Strings(extra)
-		fmt.Fprintf(c.stdout, "%s %s %s\n", r.Timestamp.Format(time.RFC3339Nano), r.HostIP, r.Message)
+		fmt.Fprintf(c.stdout, "%s %s %s\n", arrived.Format(time.RFC3339Nano), r.HostIP, r.Message)
 		if len(extra) > 0 {
 			fmt.Fprintf(c.stdout, "    %s\n", strings.Join(extra, " "))
 		}

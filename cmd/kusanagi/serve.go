@@ -333,7 +333,13 @@ func (c *serveCommand) embeddedAlertmanager(cfg *config.Config, logger *slog.Log
 func syslogProfiles(cfg *config.Config) []syslog.SourceProfile {
 	var out []syslog.SourceProfile
 	for _, p := range cfg.Syslog.Profiles {
-		sp := syslog.SourceProfile{Profile: syslog.Profile{HostName: p.HostName}}
+		sp := syslog.SourceProfile{Profile: syslog.Profile{HostName: p.HostName, Dialect: p.Dialect}}
+		for abbr, offset := range p.TimeZones {
+			if sp.Profile.Zones == nil {
+				sp.Profile.Zones = syslog.ZoneTable{}
+			}
+			sp.Profile.Zones[abbr], _ = syslog.ParseOffset(offset)
+		}
 		if p.TimeZone != "" {
 			sp.Profile.Location, _ = time.LoadLocation(p.TimeZone)
 		}

@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kusanagi-dev/kusanagi/internal/yamlpos"
 	"github.com/kusanagi-dev/kusanagi/ipv6"
+	"github.com/kusanagi-dev/kusanagi/logs/syslog"
 	"github.com/kusanagi-dev/kusanagi/rules"
 )
 
@@ -163,6 +165,12 @@ type SyslogProfile struct {
 	TimeZone string `yaml:"time_zone"`
 	// HostName overrides host.name (gear that sends none or a useless one).
 	HostName string `yaml:"host_name"`
+	// Dialect names the senders' header form where a line alone cannot
+	// tell (docs/syslog.md); empty guesses.
+	Dialect string `yaml:"dialect"`
+	// TimeZones are zone abbreviations the senders print that the IANA
+	// database does not know, or knows for another offset: MEZ: "+01:00".
+	TimeZones map[string]string `yaml:"time_zones"`
 }
 
 // Rules is the log-query evaluator. With etcd endpoints, replicas elect
@@ -319,6 +327,14 @@ func Parse(name string, src []byte) (*Config, error) {
 		if p.TimeZone != "" {
 			if _, err := time.LoadLocation(p.TimeZone); err != nil {
 				add(p.Where.At("time_zone"), "syslog: profiles: unknown time_zone %q (an IANA name such as Europe/Berlin)", p.TimeZone)
+			}
+		}
+		if _, ok := syslog.Dialects[p.Dialect]; !ok {
+			add(p.Where.At("dialect"), "syslog: profiles: unknown dialect %q (one of %s)", p.Dialect, syslog.DialectNames())
+		}
+		for _, abbr := range slices.Sorted(maps.Keys(p.TimeZones)) {
+			if _, err := syslog.ParseOffset(p.TimeZones[abbr]); err != nil {
+				add(p.Where.At("time_zones"), "syslog: profiles: time_zones: %s: %v", abbr, err)
 			}
 		}
 	}

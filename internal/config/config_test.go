@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kusanagi-dev/kusanagi/logs/syslog"
 )
 
 func TestDefaults(t *testing.T) {
@@ -82,6 +84,8 @@ syslog:
   profiles:
     - sources: [10.0.0.0/8, not-a-cidr]
       time_zone: Mars/Olympus
+      dialect: klingon
+      time_zones: {MEZ: '+1:00'}
 catalogue:
   files: ['[']
 bogus: 1
@@ -100,8 +104,10 @@ bogus: 1
 		`k.yml:11:26: udp_listen_addresses[0]: invalid listen address "fd00::1:514"`,
 		`k.yml:13:29: syslog: profiles: "not-a-cidr" is neither an address nor a CIDR`,
 		`k.yml:14:18: syslog: profiles: unknown time_zone "Mars/Olympus"`,
-		`k.yml:16:11: files: invalid glob "["`,
-		`k.yml:17:1: unknown field "bogus"`,
+		`k.yml:15:16: syslog: profiles: unknown dialect "klingon" (one of ` + syslog.DialectNames() + `)`,
+		`k.yml:16:19: syslog: profiles: time_zones: MEZ: "+1:00" is not a UTC offset (+05:30, -0800, +08)`,
+		`k.yml:18:11: files: invalid glob "["`,
+		`k.yml:19:1: unknown field "bogus"`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -14,8 +14,9 @@ import (
 )
 
 // A record is indexed as the flat document the embedded store keeps
-// (dotted ECS names as keys, every value a string) plus @timestamp, so that
-// _source gives the record back field for field.
+// (dotted ECS names as keys, every value a string) plus @timestamp (the
+// sender's time) and event.created (the arrival), so that _source gives
+// the record back field for field.
 
 // Fields of the fallback document of a record Elasticsearch refused.
 const (
@@ -33,8 +34,13 @@ var (
 	maxNanosTime = time.Unix(0, 1<<63-1)
 )
 
+func inNanosRange(t time.Time) bool { return !t.Before(minNanosTime) && t.Before(maxNanosTime) }
+
 // fixed are the record's own fields; Fields never override them.
-var fixed = []string{"@timestamp", "message", "event.original", "host.ip", "host.name"}
+var fixed = []string{"@timestamp", fieldCreated, "message", "event.original", "host.ip", "host.name"}
+
+// fieldCreated is the record's arrival, which every window and range is on.
+const fieldCreated = "event.created"
 
 // document returns the JSON document of r.
 func document(r *logs.Record) ([]byte, error) {
@@ -47,6 +53,7 @@ func docMap(r *logs.Record) map[string]any {
 		m[k] = v
 	}
 	m["@timestamp"] = r.Timestamp.UTC().Format(timestampLayout)
+	m[fieldCreated] = r.Arrival().UTC().Format(timestampLayout)
 	m["message"] = r.Message
 	for _, kv := range [][2]string{{"event.original", r.Original}, {"host.ip", r.HostIP}, {"host.name", r.HostName}} {
 		if kv[1] != "" {
@@ -74,13 +81,23 @@ func fallbackDocument(doc []byte, errType, reason string) ([]byte, error) {
 		fieldErrorMsg:  reason,
 		fieldTags:      []string{tagIndexError},
 	}
-	ts := time.Now().UTC()
+	// The fallback must not be refused for its times: an index whose
+	// mapping predates Kusanagi's template may hold @timestamp as
+	// date_nanos, which takes 1970 to 2262 only.
+	created := time.Now().UTC()
+	if s, ok := orig[fieldCreated].(string); ok {
+		if t, err := time.Parse(timestampLayout, s); err == nil && inNanosRange(t) {
+			created = t
+		}
+	}
+	ts := created
 	if s, ok := orig["@timestamp"].(string); ok {
-		if t, err := time.Parse(timestampLayout, s); err == nil && !t.Before(minNanosTime) && t.Before(maxNanosTime) {
+		if t, err := time.Parse(timestampLayout, s); err == nil && inNanosRange(t) {
 			ts = t
 		}
 	}
 	m["@timestamp"] = ts.Format(timestampLayout)
+	m[fieldCreated] = created.Format(timestampLayout)
 	for _, k := range []string{"message", "event.original", "host.name"} {
 		if s, ok := orig[k].(string); ok {
 			m[k] = s
@@ -128,6 +145,14 @@ func record(src []byte) (logs.Record, error) {
 			return logs.Record{}, fmt.Errorf("document @timestamp %q: %w", s, err)
 		}
 		r.Timestamp = t.UTC()
+	}
+	r.Received = r.Timestamp // a document indexed before records had an arrival
+	if s := flat[fieldCreated]; s != "" {
+		t, err := time.Parse(timestampLayout, s)
+		if err != nil {
+			return logs.Record{}, fmt.Errorf("document %s %q: %w", fieldCreated, s, err)
+		}
+		r.Received = t.UTC()
 	}
 	r.Message, r.Original, r.HostIP, r.HostName = flat["message"], flat["event.original"], flat["host.ip"], flat["host.name"]
 	for _, k := range fixed {

@@ -17,12 +17,23 @@ import (
 // DSL is a query DSL object, ready for encoding/json.
 type DSL = map[string]any
 
-// Query returns the DSL for q within [from, to) on @timestamp.
+// Query returns the DSL for q on the records that arrived in [from, to):
+// event.created, or @timestamp for a document indexed before records had
+// an arrival time.
 func Query(q query.Node, from, to time.Time) (DSL, error) {
-	window := DSL{"range": DSL{"@timestamp": DSL{
-		"gte": from.UTC().Format(time.RFC3339Nano), "lt": to.UTC().Format(time.RFC3339Nano),
-		"format": "strict_date_optional_time_nanos",
-	}}}
+	within := func(field string) DSL {
+		return DSL{"range": DSL{field: DSL{
+			"gte": from.UTC().Format(time.RFC3339Nano), "lt": to.UTC().Format(time.RFC3339Nano),
+			"format": "strict_date_optional_time_nanos",
+		}}}
+	}
+	window := DSL{"bool": DSL{"should": []any{
+		within(fieldCreated),
+		DSL{"bool": DSL{
+			"must_not": []any{DSL{"exists": DSL{"field": fieldCreated}}},
+			"filter":   []any{within("@timestamp")},
+		}},
+	}, "minimum_should_match": 1}}
 	filters := []any{window}
 	if q != nil {
 		d, err := translate(q)

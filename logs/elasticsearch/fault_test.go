@@ -271,7 +271,7 @@ func TestSpoolFull(t *testing.T) {
 	if !errors.Is(err, spool.ErrFull) || !strings.Contains(err.Error(), "max_bytes 8192") {
 		t.Fatalf("err = %v, want spool.ErrFull naming the bound", err)
 	}
-	if err := h.store.Write(ctx, batch(5000, 1)); !errors.Is(err, spool.ErrFull) {
+	if err := h.store.Write(ctx, batch(5000, 10)); !errors.Is(err, spool.ErrFull) {
 		t.Fatalf("second refusal: %v", err)
 	}
 	if got := testutil.ToFloat64(h.store.metrics.spoolFull); got != 2 {

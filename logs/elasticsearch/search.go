@@ -50,7 +50,8 @@ func (s *Store) do(ctx context.Context, what string, req func(body io.Reader) es
 	return nil
 }
 
-// Search returns up to limit matching records (at most 10000), newest first.
+// Search returns up to limit matching records (at most 10000), the latest
+// arrivals first.
 func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, limit int) ([]logs.Record, error) {
 	dsl, err := Query(q, from, to)
 	if err != nil {
@@ -61,8 +62,11 @@ func (s *Store) Search(ctx context.Context, q query.Node, from, to time.Time, li
 	}
 	limit = min(limit, maxResultWindow)
 	body := map[string]any{
-		"query":            dsl,
-		"sort":             []any{map[string]any{"@timestamp": map[string]any{"order": "desc"}}},
+		"query": dsl,
+		"sort": []any{
+			map[string]any{fieldCreated: map[string]any{"order": "desc", "missing": "_last", "unmapped_type": "date_nanos"}},
+			map[string]any{"@timestamp": map[string]any{"order": "desc"}},
+		},
 		"size":             limit,
 		"track_total_hits": false,
 	}

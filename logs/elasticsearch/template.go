@@ -13,9 +13,12 @@ import (
 
 // templateVersion is bumped whenever the mappings change; it is kept in the
 // template's _meta so an operator can see which Kusanagi wrote it.
-const templateVersion = 1
+const templateVersion = 2
 
-// The mapping follows ECS: message and event.original are text (the
+// The mapping follows ECS: @timestamp is the sender's time, a date (a
+// gear clock can say 1969, which date_nanos cannot hold; version 1 of the
+// template had date_nanos), event.created the arrival, date_nanos (what
+// windows, ranges and sorting use); message and event.original are text (the
 // standard analyzer, as the query translator assumes), host.ip and
 // source.ip are ip (so CIDR terms work), the numeric ECS fields are long
 // (ranges compare numbers, as on the embedded store), and every other
@@ -37,7 +40,8 @@ func mappings(flavor string) map[string]any {
 		}
 		cur[parts[len(parts)-1]] = m
 	}
-	leaf("@timestamp", map[string]any{"type": "date_nanos"})
+	leaf("@timestamp", map[string]any{"type": "date"})
+	leaf(fieldCreated, map[string]any{"type": "date_nanos"})
 	leaf("message", map[string]any{"type": "text"})
 	leaf("event.original", map[string]any{"type": "text"})
 	for _, f := range []string{"host.ip", "source.ip"} {

@@ -2,21 +2,23 @@ package embedded
 
 import (
 	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
-// document encodes the fields that have no column of their own (host.name
-// and the record's Fields but event.code) as the JSON object kept per row,
-// appending to b. It is written by hand because encoding/json's map
+// document encodes the fields that have no column of their own (the
+// sender's @timestamp when it is not the arrival that the ts column holds,
+// host.name, and the record's Fields but event.code) as the JSON object
+// kept per row, appending to b. It is written by hand because encoding/json's map
 // encoding (reflection, sorted keys through an interface) was the largest
 // cost of storing a record.
 func document(b []byte, r *logs.Record, keys []string) ([]byte, []string) {
 	keys = keys[:0]
 	for k := range r.Fields {
 		switch k {
-		case "message", "event.original", "host.ip", "host.name", "event.code":
+		case "message", "event.original", "host.ip", "host.name", "event.code", timestampField, "event.created":
 			continue // columns; the record's own fields win over Fields
 		}
 		keys = append(keys, k)
@@ -24,6 +26,12 @@ func document(b []byte, r *logs.Record, keys []string) ([]byte, []string) {
 	slices.Sort(keys)
 	b = append(b, '{')
 	comma := false
+	if !r.Timestamp.Equal(r.Arrival()) {
+		b = append(b, `"`+timestampField+`":"`...)
+		b = r.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		comma = true
+	}
 	if r.HostName != "" {
 		b = appendPair(b, "host.name", r.HostName, comma)
 		comma = true
@@ -34,6 +42,9 @@ func document(b []byte, r *logs.Record, keys []string) ([]byte, []string) {
 	}
 	return append(b, '}'), keys
 }
+
+// timestampField is the key of the sender's time in a row's document.
+const timestampField = "@timestamp"
 
 func appendPair(b []byte, k, v string, comma bool) []byte {
 	if comma {

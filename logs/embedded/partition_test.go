@@ -148,37 +148,23 @@ func TestRetention(t *testing.T) {
 		}
 	}
 	old := rec(time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC), "2001:db8::1")
-	future := rec(now.Add(30*time.Hour), "2001:db8::1")
-	soon := rec(now.Add(20*time.Hour), "2001:db8::1")
-	if err := s.Write(ctx, append(recs, old, future, soon)); err != nil {
+	if err := s.Write(ctx, append(recs, old)); err != nil {
 		t.Fatal(err)
 	}
 	if got := testutil.ToFloat64(s.metrics.refusedExpired); got != 1 {
 		t.Fatalf("refused records older than the retention: %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(s.metrics.restamped); got != 1 {
-		t.Fatalf("restamped records: %v, want 1", got)
-	}
-	// The record 30 hours ahead is stored now with its own time kept; the
-	// one 20 hours ahead keeps its time (tomorrow's partition).
-	got, err := s.Search(ctx, query.Exists{Field: OriginalTimestampField}, now.Add(-time.Second), now.Add(time.Second), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || got[0].Fields[OriginalTimestampField] != future.Timestamp.Format(time.RFC3339Nano) {
-		t.Fatalf("restamped record: %+v", got)
-	}
-	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-24.db", "logs-2026-11-25.db", "logs-2026-11-26.db", "logs-2026-11-27.db"}) {
+	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-24.db", "logs-2026-11-25.db", "logs-2026-11-26.db"}) {
 		t.Fatalf("partition files %v", files)
 	}
 
 	s.ApplyRetention()
-	if n := len(partitionFiles(t, dir)); n != 4 {
+	if n := len(partitionFiles(t, dir)); n != 3 {
 		t.Fatalf("retention dropped a partition too early: %d left", n)
 	}
 	clk.Set(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) // day 24 ended exactly two days ago
 	s.ApplyRetention()
-	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-25.db", "logs-2026-11-26.db", "logs-2026-11-27.db"}) {
+	if files := partitionFiles(t, dir); !slices.Equal(files, []string{"logs-2026-11-25.db", "logs-2026-11-26.db"}) {
 		t.Fatalf("after day 24 expired: %v", files)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "logs-2026-11-24*")); len(left) > 0 {
@@ -190,8 +176,8 @@ func TestRetention(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "kusanagi_logs_embedded_partitions"); err != nil || n != 1 {
 		t.Fatalf("partitions gauge: %d series, %v", n, err)
 	}
-	if v := gaugeValue(t, reg, "kusanagi_logs_embedded_partitions"); v != 3 {
-		t.Fatalf("kusanagi_logs_embedded_partitions = %v, want 3", v)
+	if v := gaugeValue(t, reg, "kusanagi_logs_embedded_partitions"); v != 2 {
+		t.Fatalf("kusanagi_logs_embedded_partitions = %v, want 2", v)
 	}
 	if v := gaugeValue(t, reg, "kusanagi_logs_embedded_size_bytes"); v <= 0 {
 		t.Fatalf("kusanagi_logs_embedded_size_bytes = %v", v)
@@ -200,8 +186,8 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 5+6+2 {
-		t.Fatalf("records left: %d, want 13", len(all))
+	if len(all) != 5+6 {
+		t.Fatalf("records left: %d, want 11", len(all))
 	}
 }
 

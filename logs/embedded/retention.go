@@ -12,7 +12,6 @@ import (
 
 type metrics struct {
 	refusedExpired    prometheus.Counter
-	restamped         prometheus.Counter
 	droppedRecords    prometheus.Counter
 	droppedPartitions prometheus.Counter
 }
@@ -31,7 +30,6 @@ func newMetrics(f promauto.Factory, s *Store) metrics {
 	refused := f.NewCounterVec(prometheus.CounterOpts{Name: "kusanagi_logs_embedded_records_refused_total", Help: "Records the embedded log store refused, by reason."}, []string{"reason"})
 	return metrics{
 		refusedExpired:    refused.WithLabelValues("older_than_retention"),
-		restamped:         f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_embedded_records_restamped_total", Help: "Records whose @timestamp was more than a day ahead, stored at the time of writing."}),
 		droppedRecords:    f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_embedded_retention_dropped_records_total", Help: "Records deleted by retention."}),
 		droppedPartitions: f.NewCounter(prometheus.CounterOpts{Name: "kusanagi_logs_embedded_retention_dropped_partitions_total", Help: "Daily partitions deleted by retention."}),
 	}

@@ -157,7 +157,8 @@ func (sh *shard) search(ctx context.Context, cond string, args []any, limit int,
 		if err := rows.Scan(&id, &ts, &code, &host, &message, &original, &doc); err != nil {
 			return nil, fmt.Errorf("cannot search logs: %w", err)
 		}
-		r := logs.Record{Timestamp: time.Unix(0, ts).UTC(), Message: message, Original: original.String, HostIP: host.String}
+		r := logs.Record{Received: time.Unix(0, ts).UTC(), Message: message, Original: original.String, HostIP: host.String}
+		r.Timestamp = r.Received
 		if doc != "{}" {
 			if err := json.Unmarshal([]byte(doc), &r.Fields); err != nil {
 				return nil, fmt.Errorf("cannot decode log record: %w", err)
@@ -165,6 +166,12 @@ func (sh *shard) search(ctx context.Context, cond string, args []any, limit int,
 			if name, ok := r.Fields["host.name"]; ok {
 				r.HostName = name
 				delete(r.Fields, "host.name")
+			}
+			if err := takeTimestamp(&r, timestampField); err != nil {
+				return nil, err
+			}
+			if err := takeTimestamp(&r, legacyTimestampField); err != nil {
+				return nil, err
 			}
 		}
 		if code.Valid {
@@ -182,6 +189,22 @@ func (sh *shard) search(ctx context.Context, cond string, args []any, limit int,
 		return nil, fmt.Errorf("cannot search logs: %w", err)
 	}
 	return out, nil
+}
+
+// takeTimestamp moves the sender's time kept in the document under key
+// to the record's Timestamp.
+func takeTimestamp(r *logs.Record, key string) error {
+	v, ok := r.Fields[key]
+	if !ok {
+		return nil
+	}
+	ts, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return fmt.Errorf("cannot decode log record: %s %q: %w", key, v, err)
+	}
+	r.Timestamp = ts.UTC()
+	delete(r.Fields, key)
+	return nil
 }
 
 // count counts the partition's matching records per group, over its shards.

@@ -52,15 +52,11 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
-// MaxFuture is how far ahead of the store's clock a record's @timestamp
-// may be. Later ones are stored at the time of writing, their own
-// timestamp kept in OriginalTimestampField: a gear clock that is off by
-// years would otherwise put lines where no rule's window looks.
-const MaxFuture = 24 * time.Hour
-
-// OriginalTimestampField holds the @timestamp of a record that was too far
-// in the future and was stored at the time of writing (RFC 3339).
-const OriginalTimestampField = "kusanagi.original_timestamp"
+// legacyTimestampField held, in day files written before records had an
+// arrival time, the sender's time of a record stamped more than a day
+// ahead, which was then stored at the time of writing: it is read back as
+// the record's Timestamp.
+const legacyTimestampField = "kusanagi.original_timestamp"
 
 // Store is an embedded log store in one directory, safe for concurrent
 // writes and queries.

@@ -3,6 +3,7 @@ package embedded
 import (
 	"database/sql/driver"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -33,6 +34,18 @@ func init() {
 		}
 		a, err := netip.ParseAddr(value)
 		return err == nil && p.Contains(a.Unmap()), nil
+	})
+	// The sender's time of a record, kept in its document (see document).
+	sqlite.MustRegisterDeterministicScalarFunction("kusanagi_nanos", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, nil
+		}
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return nil, nil
+		}
+		return saturatedNanos(ts), nil
 	})
 	sqlite.MustRegisterDeterministicScalarFunction("kusanagi_words", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 		value, _ := args[0].(string)
@@ -298,15 +311,18 @@ func (t *translator) rangeCond(r query.Range) (string, error) {
 	lo, hi := r.Lo, r.Hi
 	numeric := (lo == "" || isNumber(lo)) && (hi == "" || isNumber(hi))
 	switch {
-	case r.Field == "@timestamp":
+	case r.Field == "event.created" || r.Field == timestampField:
 		col = "ts"
+		if r.Field == timestampField {
+			col = "coalesce(kusanagi_nanos(json_extract(doc, '$.\"" + timestampField + "\"')), ts)"
+		}
 		conv = func(s string) (any, error) {
 			for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
 				if ts, err := time.Parse(layout, s); err == nil {
-					return ts.UnixNano(), nil
+					return saturatedNanos(ts), nil
 				}
 			}
-			return nil, fmt.Errorf("@timestamp bound %q is not a date (2026-11-25, RFC 3339)", s)
+			return nil, fmt.Errorf("%s bound %q is not a date (2026-11-25, RFC 3339)", r.Field, s)
 		}
 	case numeric:
 		col = "CAST(" + col + " AS REAL)"
@@ -335,6 +351,19 @@ func (t *translator) rangeCond(r query.Range) (string, error) {
 		return column(r.Field) + " IS NOT NULL", nil
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// saturatedNanos is t in Unix nanoseconds, or the nearest of the int64
+// range's ends for a time before 1678 or after 2261 (a sender's clock can
+// say anything).
+func saturatedNanos(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 func isNumber(s string) bool {

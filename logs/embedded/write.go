@@ -5,40 +5,33 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
 
-// Write stores each record in the partition of its @timestamp's UTC day,
-// one transaction per day. A record of a day that retention has already
-// deleted is refused and counted (kusanagi_logs_embedded_records_refused_total):
-// it would be deleted at once. A record more than MaxFuture ahead is
-// stored at the time of writing (see MaxFuture). When one day's transaction fails
-// the error is returned; days written before it stay written.
+// Write stores each record in the partition of the UTC day it arrived
+// (Record.Arrival), one transaction per day, whatever its sender's clock
+// says. A record that arrived on a day retention has already deleted
+// (replayed from a spool after a long outage) is refused and counted
+// (kusanagi_logs_embedded_records_refused_total): it would be deleted at
+// once. When one day's transaction fails the error is returned; days
+// written before it stay written.
 func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	now := s.opts.Now()
-	latest := now.Add(MaxFuture)
 	// A batch nearly always holds one day: only then is no map needed.
 	var byDay map[int64][]*logs.Record
 	first := int64(0)
 	var one []*logs.Record
 	for i := range records {
 		r := &records[i]
-		if r.Timestamp.After(latest) {
-			r = restamp(r, now)
-			s.metrics.restamped.Inc()
-		}
-		day := dayOf(r.Timestamp)
+		day := dayOf(r.Arrival())
 		if byDay == nil && (len(one) == 0 || day == first) {
 			if len(one) == 0 {
 				one = make([]*logs.Record, 0, len(records))
@@ -66,15 +59,6 @@ func (s *Store) Write(ctx context.Context, records []logs.Record) error {
 		}
 	}
 	return nil
-}
-
-func restamp(r *logs.Record, now time.Time) *logs.Record {
-	c := *r
-	c.Fields = make(map[string]string, len(r.Fields)+1)
-	maps.Copy(c.Fields, r.Fields)
-	c.Fields[OriginalTimestampField] = r.Timestamp.UTC().Format(time.RFC3339Nano)
-	c.Timestamp = now
-	return &c
 }
 
 func (s *Store) writeDay(ctx context.Context, day int64, recs []*logs.Record) error {
@@ -305,7 +289,7 @@ func (p *partition) assignIDs(recs []*logs.Record, sc *scratch) (last, late int6
 	last, late = p.lastID, p.lateSeq
 	sc.ids, sc.late = sc.ids[:0], sc.late[:0]
 	for _, r := range recs {
-		key := p.recordKey(r.Timestamp)
+		key := p.recordKey(r.Arrival())
 		var id int64
 		isLate := false
 		switch {
@@ -345,6 +329,6 @@ func (sc *scratch) bind(ids []int64, recs []*logs.Record) {
 			original = r.Original
 		}
 		sc.doc, sc.keys = document(sc.doc[:0], r, sc.keys)
-		sc.args = append(sc.args, ids[i], r.Timestamp.UnixNano(), code, host, r.Message, original, string(sc.doc))
+		sc.args = append(sc.args, ids[i], r.Arrival().UnixNano(), code, host, r.Message, original, string(sc.doc))
 	}
 }

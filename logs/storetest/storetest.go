@@ -22,7 +22,7 @@ var Base = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // Records are network gear's lines and a raw trap, one second apart.
 func Records() []logs.Record {
 	at := func(i int) time.Time { return Base.Add(time.Duration(i) * time.Second) }
-	return []logs.Record{
+	recs := []logs.Record{
 		{Timestamp: at(0), HostIP: "2001:db8::1", Message: "Interface GigabitEthernet0/1, changed state to down",
 			Fields: map[string]string{"event.code": "LINK-3-UPDOWN", "log.syslog.severity.code": "3"}},
 		{Timestamp: at(1), HostIP: "2001:db8::1", Message: "Line protocol on Interface GigabitEthernet0/1, changed state to down",
@@ -38,6 +38,10 @@ func Records() []logs.Record {
 		{Timestamp: at(6), HostIP: "10.1.1.2", Message: "IF-MIB::linkDown from 10.1.1.2",
 			Fields: map[string]string{"event.dataset": "snmp.trap", "snmp.trap.oid": "1.3.6.1.6.3.1.1.5.3", "snmp.version": "2c"}},
 	}
+	for i := range recs {
+		recs[i].Received = recs[i].Timestamp // each arrived as stamped
+	}
+	return recs
 }
 
 // Case is a query and the indexes of Records it matches.
@@ -172,6 +176,7 @@ func Run(t *testing.T, newStore func(t *testing.T) logs.Store) {
 			}
 		}
 	})
+	t.Run("sender clocks", func(t *testing.T) { runClocks(t, s) })
 	t.Run("time window", func(t *testing.T) {
 		got, err := s.Search(ctx, nil, Base.Add(2*time.Second), Base.Add(4*time.Second), 100)
 		if err != nil {

@@ -20,14 +20,18 @@ func scanSequence(s string) (seq string, n int, ok bool) {
 	return s[:i], i + 2, true
 }
 
-// ciscoCode is the %FACILITY[-SUBFACILITY]-SEVERITY-MNEMONIC s starts with,
-// ending in ':', or "": what
-// `^%([A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)?-[0-7]-[A-Z0-9_]+):` matched.
+// ciscoCode is the %FACILITY[-SUBFACILITY…]-SEVERITY-MNEMONIC s starts
+// with, ending in ':' (or in " :", as IOS-XR writes it, or in a space, as
+// ASA's message 302016 does), or "": what
+// `^%([A-Z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+){0,2}-[0-7FACEWNID]-[A-Za-z0-9_]+)(?: ?:| )`
+// matches. The severity is a digit, or a letter on Cisco's small-business
+// switches (%IPADTBL-N-IPDUPLICATE); ASA, FTD and IOS-XR write
+// subfacilities in lower case (%ASA-session-5-106100).
 func ciscoCode(s string) string {
 	if len(s) < 2 || s[0] != '%' {
 		return ""
 	}
-	end := strings.IndexByte(s, ':')
+	end := strings.IndexAny(s, ": ")
 	if end < 2 {
 		return ""
 	}
@@ -35,9 +39,9 @@ func ciscoCode(s string) string {
 	if !isUpper(code[0]) {
 		return ""
 	}
-	// The parts between hyphens: FACILITY, an optional SUBFACILITY, the
-	// severity digit, the MNEMONIC.
-	var parts [4]string
+	// The parts between hyphens: FACILITY, up to two SUBFACILITYs, the
+	// severity, the MNEMONIC.
+	var parts [5]string
 	n := 0
 	for rest := code; ; {
 		i := strings.IndexByte(rest, '-')
@@ -61,7 +65,7 @@ func ciscoCode(s string) string {
 			return ""
 		}
 	}
-	if sev := parts[n-2]; len(sev) != 1 || sev[0] < '0' || sev[0] > '7' {
+	if sev := parts[n-2]; len(sev) != 1 || !(sev[0] >= '0' && sev[0] <= '7' || strings.IndexByte("FACEWNID", sev[0]) >= 0) {
 		return ""
 	}
 	return code
@@ -96,13 +100,13 @@ func upperTag(s string) string {
 	return tag
 }
 
-// isCodeWord reports whether s is one or more of [A-Z0-9_].
+// isCodeWord reports whether s is one or more of [A-Za-z0-9_].
 func isCodeWord(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isUpper(c) && !isDigit(c) && c != '_' {
+		if c := s[i]; !isUpper(c) && !isLower(c) && !isDigit(c) && c != '_' {
 			return false
 		}
 	}

@@ -8,7 +8,7 @@ import (
 // The regular expressions the scanners in codes.go replaced.
 var (
 	sequenceRE  = regexp.MustCompile(`^(\d*): `)
-	ciscoCodeRE = regexp.MustCompile(`^%([A-Z][A-Z0-9_]*(?:-[A-Z0-9_]+)?-[0-7]-[A-Z0-9_]+):`)
+	ciscoCodeRE = regexp.MustCompile(`^%([A-Z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+){0,2}-[0-7FACEWNID]-[A-Za-z0-9_]+)(?: ?:| )`)
 	upperTagRE  = regexp.MustCompile(`^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+):`)
 )
 
@@ -17,7 +17,7 @@ var codeSeeds = []string{
 	"%LINK-3-UPDOWN: Interface", "%LINEPROTO-5-UPDOWN:", "%ASA-6-302013: Built", "%ETHPORT-5-IF_DOWN_LINK_FAILURE: x",
 	"%SYS-SP-3-LOGGER_FLUSHED: x", "%ETH_PORT_CHANNEL-5-PORT_UP: x", "%LINK-8-UPDOWN: x", "%LINK-33-UPDOWN: x", "%LINK--3-UPDOWN: x",
 	"%LINK-3-: x", "%-3-UPDOWN: x", "%link-3-UPDOWN: x", "%A-B-C-3-X: x", "%A-B-3-X-Y: x", "%A-3-X", "%:", "%", "%A-3-X:",
-	"%A-B-3-X:", "%1A-3-X:", "%_-3-X:", "%A_-3-_:", "%A-3-X-:", "%A-3-X\xff:",
+	"%A-B-3-X:", "%PKT_INFRA-LINK-3-UPDOWN : x", "%A-B-C-D-3-X: x", "%A-3-X  : x", "%A-3-X :", "% :", "%ASA-session-5-106100: x", "%IPADTBL-N-IPDUPLICATE: x", "%HAL_config_poe-A-POEFailDetected: x", "%ASA-6-302016 Teardown", "%A-X-Y: x", "%1A-3-X:", "%_-3-X:", "%A_-3-_:", "%A-3-X-:", "%A-3-X\xff:",
 	"SNMP_TRAP_LINK_DOWN: ifIndex", "SNMP_TRAP_LINK_DOWN:", "SNMPD: x", "SNMP__TRAP: x", "SNMP_: x", "_SNMP_X: x", "S_1: x",
 	"S1_A2_B3:", "snmp_trap: x", "S_T", "A_B-C: x", "A_B:C", "1_A: x", "A\x80_B: x",
 }

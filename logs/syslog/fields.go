@@ -1,12 +1,21 @@
 package syslog
 
-import "github.com/kusanagi-dev/kusanagi/logs"
+import (
+	"time"
+
+	"github.com/kusanagi-dev/kusanagi/logs"
+)
 
 // parsed is a record as parsing builds it, its Fields in a list: for the
 // few fields of a line, filling, clearing and encoding a list costs less
 // than a map, line after line.
 type parsed struct {
-	rec    logs.Record // Fields stays nil
+	rec logs.Record // Fields stays nil
+	// sent is set when the line gave a time of its own (rec.Timestamp);
+	// skew is its distance from the arrival when beyond
+	// ClockSkewThreshold.
+	sent   bool
+	skew   time.Duration
 	fields []logs.Field
 	// index finds a name in a long list (structured data with many
 	// parameters), so that setting n fields is not n² comparisons.
@@ -18,6 +27,7 @@ const indexFrom = 16
 
 func (p *parsed) reset(rec logs.Record) {
 	p.rec = rec
+	p.sent, p.skew = false, 0
 	clear(p.fields)
 	p.fields = p.fields[:0]
 	p.index = nil

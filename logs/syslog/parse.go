@@ -20,9 +20,32 @@ type Profile struct {
 	// Location is the time zone of timestamps that carry none (RFC 3164);
 	// default UTC.
 	Location *time.Location
+	// Zones are zone abbreviations the sender's gear prints and the IANA
+	// database does not know, or knows for another offset (see zones.go).
+	Zones ZoneTable
 	// HostName overrides host.name for gear that sends none or a useless one.
 	HostName string
+	// Dialect names the sender's header form where a line alone cannot
+	// tell (see Dialects); "" guesses.
+	Dialect string
 }
+
+func (p *Profile) location() *time.Location {
+	if p.Location == nil {
+		return time.UTC
+	}
+	return p.Location
+}
+
+// ClockSkewThreshold is how far a line's own time may be from its
+// arrival before the line is marked (SkewField) and counted as its
+// sender's clock skew.
+const ClockSkewThreshold = time.Minute
+
+// SkewField holds, on a line whose own time is more than
+// ClockSkewThreshold from its arrival, the difference in whole seconds:
+// arrival minus the sender's time, positive for a clock behind.
+const SkewField = "log.syslog.clock_skew_seconds"
 
 // Parse turns one syslog line from src, received at now, into a record.
 // A line that does not parse is kept whole as the message, tagged in
@@ -39,27 +62,32 @@ func Parse(line []byte, src netip.Addr, now time.Time, p Profile) logs.Record {
 // strings cost nothing to make.
 func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Time, p Profile) {
 	raw := strings.TrimRight(text, "\r\n\x00")
-	ps.reset(logs.Record{Timestamp: now, Original: raw, Message: raw, HostIP: hostIP})
+	ps.reset(logs.Record{Timestamp: now, Received: now, Original: raw, Message: raw, HostIP: hostIP})
 	rec := &ps.rec
-	if p.HostName != "" {
-		rec.HostName = p.HostName
-	}
 	rest, ok := parsePRI(raw, ps)
-	if !ok {
-		ps.set("event.outcome", "parse_error: no <PRI>")
-		return
-	}
-	if strings.HasPrefix(rest, "1 ") {
-		parse5424(line[:len(raw)], ps) // the parser copies what it keeps
+	if ok && isVersion5424(rest) {
+		parse5424(line[:len(raw)], rest, ps) // the parser copies what it keeps
 	} else {
-		parse3164(rest, now, p, ps)
+		// A line without a PRI (NX-OS's, a relay's) is read all the same.
+		parse3164(rest, now, &p, ps)
+		if !ok && !ps.sent {
+			if _, coded := ps.get("event.code"); !coded {
+				ps.set("event.outcome", "parse_error: no <PRI>")
+			}
+		}
 	}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
 	}
 	// rsyslog keeps the space after the tag in the message it forwards.
 	rec.Message = strings.TrimLeft(rec.Message, " ")
-	setEventCode(ps)
+	readMessage(ps)
+	if ps.sent {
+		if skew := now.Sub(rec.Timestamp); skew > ClockSkewThreshold || skew < -ClockSkewThreshold {
+			ps.skew = skew
+			ps.set(SkewField, strconv.FormatInt(int64(skew/time.Second), 10))
+		}
+	}
 }
 
 func parsePRI(s string, ps *parsed) (string, bool) {
@@ -95,13 +123,17 @@ var parsers5424 = sync.Pool{New: func() any { return rfc5424.NewParser(rfc5424.W
 
 // parse5424 parses line, which it does not keep: the parser copies what
 // it returns.
-func parse5424(line []byte, ps *parsed) {
+func parse5424(line []byte, rest string, ps *parsed) {
 	rec := &ps.rec
 	parser := parsers5424.Get().(syslog.Machine)
 	m, err := parser.Parse(line)
 	parsers5424.Put(parser)
-	if m == nil {
-		ps.set("event.outcome", "parse_error: "+errString(err))
+	if m == nil || err != nil && m.(*rfc5424.SyslogMessage).Hostname == nil {
+		// The parser stops at the first field it refuses (a leap second,
+		// version 0): the header is read field by field instead.
+		if !header5424(rest, ps) {
+			ps.set("event.outcome", "parse_error: "+errString(err))
+		}
 		return
 	}
 	sm := m.(*rfc5424.SyslogMessage)
@@ -111,6 +143,7 @@ func parse5424(line []byte, ps *parsed) {
 	ps.set("log.syslog.version", "1")
 	if sm.Timestamp != nil {
 		rec.Timestamp = *sm.Timestamp
+		ps.sent = true
 	}
 	if sm.Hostname != nil {
 		rec.HostName = *sm.Hostname
@@ -118,6 +151,9 @@ func parse5424(line []byte, ps *parsed) {
 	setField(ps, "log.syslog.appname", sm.Appname)
 	setField(ps, "log.syslog.procid", sm.ProcID)
 	setField(ps, "log.syslog.msgid", sm.MsgID)
+	if sm.MsgID != nil && upperTag(*sm.MsgID+":") != "" {
+		ps.set("event.code", *sm.MsgID) // Junos structured: UI_COMMIT
+	}
 	if sm.StructuredData != nil {
 		for id, params := range *sm.StructuredData {
 			for k, v := range params {
@@ -132,124 +168,52 @@ func parse5424(line []byte, ps *parsed) {
 	}
 }
 
-func parse3164(rest string, now time.Time, p Profile, ps *parsed) {
-	rec := &ps.rec
-	loc := p.Location
-	if loc == nil {
-		loc = time.UTC
+// isVersion5424 tells whether rest, what follows the PRI, starts as an
+// RFC 5424 header: a version (1, or 0 as some senders write) and a
+// timestamp or the nil value.
+func isVersion5424(rest string) bool {
+	if strings.HasPrefix(rest, "1 ") {
+		return true
 	}
-	// RFC 3164 dialects, after the PRI: an optional Cisco sequence number,
-	// an optional '*' (clock not synchronized) or '.' (sync lost) mark, then
-	// one of the timestamp forms gear uses (scanStamp), a hostname, a tag
-	// (scanTag) or a vendor's message code.
-	if seq, n, ok := scanSequence(rest); ok {
-		if seq != "" {
-			ps.set("event.sequence", seq)
-		}
-		rest = rest[n:]
-	}
-	st, ok := scanStamp(rest)
-	if !ok {
-		// No timestamp: everything after the PRI is the message.
-		rec.Message = strings.TrimSpace(rest)
-		ps.set("event.outcome", "parse_error: no timestamp")
-		return
-	}
-	switch st.mark {
-	case "*":
-		ps.set("log.syslog.clock", "unsynchronized")
-	case ".":
-		ps.set("log.syslog.clock", "sync_lost")
-	}
-	rest = rest[st.end:]
-	if st.tz != "" {
-		if l, ok := zoneByAbbrev(st.tz); ok {
-			loc = l
-		} else {
-			// Not a zone after all (a short hostname): give it back.
-			rest = " " + st.tz + rest
-		}
-	}
-	if ts, ok := st.time(loc, now); ok {
-		rec.Timestamp = ts
-	} else {
-		ps.set("event.outcome", "parse_error: timestamp "+strconv.Quote(st.text))
-	}
-	var h head
-	read := false // h is what rest starts with
-	switch {
-	case strings.HasPrefix(rest, ": "):
-		// Cisco without a hostname: "...10:00:00.123: %LINK-3-UPDOWN: ..."
-		rest = rest[2:]
-	case strings.HasPrefix(rest, " "):
-		rest = rest[1:]
-		if h, read = readHead(rest), true; h.code != "" || h.tag {
-			break // a tag right away: the sender put no hostname
-		}
-		if i := strings.IndexByte(rest, ' '); i > 0 {
-			host := strings.TrimSuffix(rest[:i], ":")
-			rec.HostName = host
-			rest, read = rest[i+1:], false
-			if seq, n, ok := scanSequence(rest); ok && seq != "" { // "host 123: %LINK..."
-				ps.set("event.sequence", seq)
-				rest = rest[n:]
-			}
-		}
-	}
-	if !read {
-		h = readHead(rest)
-	}
-	if h.code != "" {
-		// The message starts with it: setEventCode has nothing to look for.
-		ps.set("event.code", h.code)
-	} else if h.tag {
-		ps.set("log.syslog.appname", h.app)
-		if h.pid != "" {
-			ps.set("log.syslog.procid", h.pid)
-		}
-		rest = rest[h.n:]
-	}
-	rec.Message = rest
+	v, after, ok := strings.Cut(rest, " ")
+	return ok && len(v) <= 2 && v != "" && strings.Trim(v, "0123456789") == "" &&
+		(strings.HasPrefix(after, "- ") || len(after) > 10 && after[4] == '-' && after[10] == 'T')
 }
 
-// head is what an RFC 3164 message starts with: a Cisco code, or else a
-// tag (n bytes of it) or neither.
-type head struct {
-	code     string
-	app, pid string
-	n        int
-	tag      bool
-}
-
-func readHead(s string) head {
-	if code := ciscoCode(s); code != "" {
-		return head{code: code}
+// header5424 reads an RFC 5424 header the parser refused, field by
+// field: VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID, then
+// structured data (kept in the message when it is not nil) and the
+// message. A leap second (23:59:60), which Go's time cannot hold, is
+// read as 23:59:59.
+func header5424(rest string, ps *parsed) bool {
+	f := strings.SplitN(rest, " ", 7)
+	if len(f) < 7 {
+		return false
 	}
-	app, pid, n, ok := scanTag(s)
-	return head{app: app, pid: pid, n: n, tag: ok}
-}
-
-// setEventCode takes the vendor's message tag: Cisco's %FACILITY-SEV-MNEMONIC
-// (also ASA's %ASA-6-302013), Juniper's SNMP_TRAP_LINK_DOWN.
-func setEventCode(ps *parsed) {
-	rec := &ps.rec
-	if _, found := ps.get("event.code"); found {
-		return
+	ps.set("log.syslog.version", f[0])
+	if ts := f[1]; ts != "-" {
+		leap := len(ts) > 19 && ts[17:19] == "60"
+		if leap {
+			ts = ts[:17] + "59" + ts[19:]
+		}
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			ps.rec.Timestamp, ps.sent = t, true
+		}
 	}
-	if code := ciscoCode(rec.Message); code != "" {
-		ps.set("event.code", code)
-	} else if tag := upperTag(rec.Message); tag != "" {
-		ps.set("event.code", tag)
+	if f[2] != "-" {
+		ps.rec.HostName = f[2]
 	}
-}
-
-// zoneByAbbrev knows the abbreviations gear prints; others are ambiguous.
-func zoneByAbbrev(s string) (*time.Location, bool) {
-	switch s {
-	case "UTC", "GMT", "Z":
-		return time.UTC, true
+	for i, name := range []string{"log.syslog.appname", "log.syslog.procid", "log.syslog.msgid"} {
+		if v := f[3+i]; v != "-" {
+			ps.set(name, v)
+		}
 	}
-	return nil, false
+	msg := f[6]
+	if after, ok := strings.CutPrefix(msg, "- "); ok || msg == "-" {
+		msg = after
+	}
+	ps.rec.Message = msg
+	return true
 }
 
 func setField(ps *parsed, name string, v *string) {

@@ -67,6 +67,7 @@ type metrics struct {
 	connections       map[string]prometheus.Gauge
 	handshakeFailures *prometheus.CounterVec
 	certExpiry        prometheus.GaugeFunc
+	skew              *skewMetrics
 }
 
 // New validates o.
@@ -113,6 +114,7 @@ func New(o Options) (*Server, error) {
 			"tcp": f.NewGauge(prometheus.GaugeOpts{Name: "kusanagi_syslog_tcp_connections", Help: "Open TCP connections."}),
 			"tls": f.NewGauge(prometheus.GaugeOpts{Name: "kusanagi_syslog_tls_connections", Help: "Open TLS connections, handshake done."}),
 		},
+		skew: newSkewMetrics(f),
 		handshakeFailures: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kusanagi_syslog_tls_handshake_failures_total",
 			Help: "TLS handshakes that failed, by reason (timeout, not_tls, no_client_certificate, bad_client_certificate, rejected_by_client, closed, other).",
@@ -170,6 +172,9 @@ func (s *Server) parse(ps *parsed, text string, line []byte, from sender) {
 	parseInto(ps, text, line, from.ip, time.Now(), from.profile)
 	if _, failed := ps.get("event.outcome"); failed {
 		s.metrics.parseErrors.Inc()
+	}
+	if ps.skew != 0 {
+		s.metrics.skew.observe(from.ip, ps.skew)
 	}
 }
 

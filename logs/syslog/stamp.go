@@ -1,32 +1,45 @@
 package syslog
 
 import (
+	"strings"
 	"time"
 )
 
-// stamp is an RFC 3164 timestamp as gear sends it, read by scanStamp.
+// stamp is a timestamp as gear writes it in an RFC 3164 header, read by
+// scanStamp.
 type stamp struct {
 	mark string // "*" (clock not synchronized), "." (sync lost) or ""
-	kind string // iso (RFC 3339), nxos, asa or bsd
-	text string // the timestamp as sent
-	tz   string // up to five capital letters after it: a zone, or a short hostname
-	end  int    // bytes the mark, timestamp and tz take
+	kind string // iso, nxos, asa, bsd (a wall time) or uptime (time since boot)
+	text string // the timestamp as sent, without mark, offset and zone
+	// offset is a numeric UTC offset written after the time (Huawei's
+	// 10:07:15-08:00, RFC 3339's +01:00), in seconds; hasOffset tells
+	// whether there was one.
+	offset    int
+	hasOffset bool
+	tz        string // up to five capital letters after it: a zone, or a short hostname
+	tzAt      int    // where tz starts in the scanned string
+	end       int    // bytes the mark, timestamp, offset and tz take
 
 	year, month, day, hour, minute, second, nsec int
+	uptime                                       time.Duration // kind uptime
 }
 
 // scanStamp reads the timestamp at the start of s, after an optional
 // clock mark, in one of the forms gear uses:
 //
-//	iso   2026-11-25T10:00:00.123+01:00   (rsyslog, Arista)
-//	nxos  2026 Nov 25 10:00:00[.123]      (NX-OS)
-//	asa   Nov 25 2026 10:00:00            (ASA)
-//	bsd   Nov 25 10:00:00[.123]           (RFC 3164, Cisco IOS, Juniper, Linux)
+//	iso     2026-11-25T10:00:00.123+01:00   (rsyslog, Arista; also with a space for T, or no offset)
+//	nxos    2026 Nov 25 10:00:00[.123]      (NX-OS)
+//	asa     Nov 25 2026 10:00:00[.123]      (ASA, Huawei VRP)
+//	bsd     Nov 25 10:00:00[.123]           (RFC 3164, Cisco IOS, Juniper, Linux)
+//	        Dec  6 14:34:51[:123] 2014      (H3C / HPE Comware: milliseconds after a colon, the year after the time)
+//	us      10/15/2019 14:11:03.82          (Extreme EXOS)
+//	uptime  23:07:13[.123]  1d02h  2y10w    (Cisco `service timestamps log uptime`)
 //
-// It matches exactly what the regular expressions it replaced matched
-// (FuzzScanStamp fuzzes one against the other); a line is
-// read this way once per message, and the regexps took a third of the
-// time spent parsing one.
+// A time but an iso one may be followed by a numeric offset
+// (10:07:15-08:00, with Huawei's " DST" after it), and any time by a word
+// of two to five capitals: a zone, or a short hostname (the caller tells).
+// The digits of a fraction are read whatever their number; the first nine
+// give the nanoseconds.
 func scanStamp(s string) (st stamp, ok bool) {
 	i := 0
 	if i < len(s) && (s[i] == '*' || s[i] == '.') {
@@ -37,16 +50,23 @@ func scanStamp(s string) (st stamp, ok bool) {
 	var n int
 	switch {
 	case i < len(s) && isDigit(s[i]):
-		if n, ok = scanISO(s[i:]); ok {
+		if n, ok = scanISO(s[i:], &st); ok {
 			st.kind = "iso"
 		} else if n, ok = scanNXOS(s[i:], &st); ok {
 			st.kind = "nxos"
+		} else if n, ok = scanUS(s[i:], &st); ok {
+			st.kind = "us"
+		} else if n, ok = scanLooseDate(s[i:], &st); ok {
+			st.kind = "date"
+		} else if n, ok = scanUptime(s[i:], &st); ok {
+			st.kind = "uptime"
 		}
 	case i < len(s) && isUpper(s[i]):
 		if n, ok = scanASA(s[i:], &st); ok {
 			st.kind = "asa"
 		} else if n, ok = scanBSD(s[i:], 0, &st); ok {
 			st.kind = "bsd"
+			n = comwareYear(s[i:], n, &st)
 		}
 	}
 	if !ok {
@@ -54,28 +74,53 @@ func scanStamp(s string) (st stamp, ok bool) {
 	}
 	i += n
 	st.text = s[start:i]
-	if i+2 < len(s) && s[i] == ' ' {
+	if st.kind != "iso" && st.kind != "uptime" {
+		if k, off, ok := scanOffset(s, i); ok {
+			st.offset, st.hasOffset = off, true
+			i = k
+			if i+4 <= len(s) && s[i:i+4] == " DST" && (i+4 == len(s) || !isUpper(s[i+4])) {
+				i += 4
+			}
+		}
+	}
+	if !st.hasOffset && i+2 < len(s) && s[i] == ' ' {
 		j := i + 1
-		for j < len(s) && j < i+6 && isUpper(s[j]) {
+		for j < len(s) && j < i+6 && (isUpper(s[j]) || isLower(s[j])) {
 			j++
 		}
-		if j-i-1 >= 2 {
-			st.tz = s[i+1 : j]
+		// Capitals, or letters of any case before Cisco's colon ("mdt:").
+		word := s[i+1 : j]
+		if j-i-1 >= 2 && (literal(s, j, ':') || strings.ToUpper(word) == word) && (j == len(s) || !isUpper(s[j]) && !isLower(s[j]) && !isDigit(s[j])) {
+			st.tz, st.tzAt = s[i+1:j], i+1
 			i = j
+			// A zone Cisco names after its offset: "UTC+1", "UTC+07:30".
+			if k, off, ok := scanLooseOffset(s, i); ok {
+				st.offset, st.hasOffset = off, true
+				i = k
+			}
+			// RFC 3164's example "Aug 24 05:34:00 CST 1987": the year after the zone.
+			if year, ok := digits(s, i+1, 4); ok && st.kind == "bsd" && literal(s, i, ' ') && (i+5 == len(s) || s[i+5] == ' ') {
+				st.kind, st.year = "asa", year
+				i += 5
+			}
 		}
 	}
 	st.end = i
 	return st, true
 }
 
-// time is the instant st names, read in loc when it carries no offset;
-// a bsd stamp, which has no year, is taken in the year of now, or the
-// year before for a December line read in January. false when the
-// fields make no date or time (Feb 30, 25:00:00, an unknown month).
+// time is the instant st names, read at the UTC offset it carries, else
+// at offset (when withOffset), else in loc; a bsd stamp, which has no
+// year, is taken in the latest year that does not put it more than
+// maxAhead after now (a leap year for Feb 29). false when the
+// fields make no date or time (Feb 30, 25:00:00, an unknown month) or st
+// is an uptime.
 func (st stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
-	if st.kind == "iso" {
-		ts, err := time.Parse(time.RFC3339Nano, st.text)
-		return ts, err == nil
+	if st.kind == "uptime" {
+		return time.Time{}, false
+	}
+	if st.hasOffset {
+		loc = time.FixedZone("", st.offset)
 	}
 	year := st.year
 	if st.kind == "bsd" {
@@ -88,11 +133,28 @@ func (st stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
 	if st.kind != "bsd" {
 		return time.Date(year, time.Month(st.month), st.day, st.hour, st.minute, st.second, st.nsec, loc), true
 	}
-	ts := time.Date(now.In(loc).Year(), time.Month(st.month), st.day, st.hour, st.minute, st.second, st.nsec, loc)
-	if ts.After(now.Add(48 * time.Hour)) {
-		ts = ts.AddDate(-1, 0, 0)
+	for y := now.In(loc).Year() + 1; y >= now.In(loc).Year()-4; y-- {
+		if st.month == 2 && st.day == 29 && daysIn(2, y) != 29 {
+			continue
+		}
+		if ts := time.Date(y, time.Month(st.month), st.day, st.hour, st.minute, st.second, st.nsec, loc); !ts.After(now.Add(maxAhead)) {
+			return ts, true
+		}
 	}
-	return ts, true
+	return time.Time{}, false
+}
+
+// maxAhead is how far ahead of its arrival a BSD stamp, which has no
+// year, is taken to be: a time later than that is last year's. Gear
+// clocks months behind (reset at boot, no NTP) are common, weeks ahead
+// rare.
+const maxAhead = 31 * 24 * time.Hour
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }
 
 func daysIn(month, year int) int {
@@ -109,6 +171,7 @@ func daysIn(month, year int) int {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // digits reads exactly n digits at s[i:].
 func digits(s string, i, n int) (int, bool) {
@@ -161,7 +224,7 @@ var shortMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "
 // after the day; month is 0 for a word that is no month (a parse error
 // later, as time.Parse would give).
 func monthDay(s string, i int, st *stamp) (int, bool) {
-	if i+3 > len(s) || !isUpper(s[i]) || s[i+1] < 'a' || s[i+1] > 'z' || s[i+2] < 'a' || s[i+2] > 'z' {
+	if i+3 > len(s) || !isUpper(s[i]) || !isLower(s[i+1]) || !isLower(s[i+2]) {
 		return 0, false
 	}
 	st.month = 0
@@ -186,7 +249,7 @@ func monthDay(s string, i int, st *stamp) (int, bool) {
 }
 
 // scanBSD reads "Jan _2 15:04:05[.123]" at s[i:], as a BSD stamp or the
-// part of an NX-OS one after its year.
+// part of an NX-OS one after its year; also Comware's ":123" milliseconds.
 func scanBSD(s string, i int, st *stamp) (int, bool) {
 	i, ok := monthDay(s, i, st)
 	if !ok || !literal(s, i, ' ') {
@@ -195,8 +258,24 @@ func scanBSD(s string, i int, st *stamp) (int, bool) {
 	if i, ok = clock(s, i+1, st); !ok {
 		return 0, false
 	}
+	if ms, ok := digits(s, i+1, 3); ok && literal(s, i, ':') && !(i+4 < len(s) && isDigit(s[i+4])) {
+		st.nsec = ms * 1e6
+		return i + 4, true
+	}
 	i, st.nsec = fraction(s, i)
 	return i, true
+}
+
+// comwareYear reads the " 2014" Comware writes after a BSD stamp's time,
+// and returns the index after it (n when there is none).
+func comwareYear(s string, n int, st *stamp) int {
+	year, ok := digits(s, n+1, 4)
+	if !ok || !literal(s, n, ' ') || year < 1970 || n+5 < len(s) && s[n+5] != ' ' {
+		return n
+	}
+	st.kind = "asa" // a date with its year
+	st.year = year
+	return n + 5
 }
 
 func scanASA(s string, st *stamp) (int, bool) {
@@ -207,7 +286,11 @@ func scanASA(s string, st *stamp) (int, bool) {
 	if st.year, ok = digits(s, i+1, 4); !ok {
 		return 0, false
 	}
-	return clock(s, i+6, st)
+	if i, ok = clock(s, i+6, st); !ok {
+		return 0, false
+	}
+	i, st.nsec = fraction(s, i)
+	return i, true
 }
 
 func scanNXOS(s string, st *stamp) (int, bool) {
@@ -218,37 +301,186 @@ func scanNXOS(s string, st *stamp) (int, bool) {
 	return scanBSD(s, 5, st)
 }
 
-// scanISO finds the extent of an RFC 3339 timestamp; time.Parse reads it.
-func scanISO(s string) (int, bool) {
-	for _, p := range []struct {
-		at int
-		c  byte
-	}{{4, '-'}, {7, '-'}, {10, 'T'}, {13, ':'}, {16, ':'}} {
-		if !literal(s, p.at, p.c) {
-			return 0, false
-		}
+// scanISO reads an RFC 3339 timestamp, or one with a space for the T or
+// without an offset (then local to the sender).
+func scanISO(s string, st *stamp) (int, bool) {
+	var ok [6]bool
+	st.year, ok[0] = digits(s, 0, 4)
+	st.month, ok[1] = digits(s, 5, 2)
+	st.day, ok[2] = digits(s, 8, 2)
+	if !ok[0] || !ok[1] || !ok[2] || !literal(s, 4, '-') || !literal(s, 7, '-') || !literal(s, 10, 'T') && !literal(s, 10, ' ') {
+		return 0, false
 	}
-	for _, at := range []int{0, 5, 8, 11, 14, 17} {
-		n := 2
-		if at == 0 {
-			n = 4
-		}
-		if _, ok := digits(s, at, n); !ok {
-			return 0, false
-		}
+	i, good := clock(s, 11, st)
+	if !good {
+		return 0, false
 	}
-	i, _ := fraction(s, 19)
-	switch {
-	case literal(s, i, 'Z'):
+	if st.month > 12 {
+		st.month = 0 // no month: refused by time
+	}
+	i, st.nsec = fraction(s, i)
+	if literal(s, i, 'Z') {
+		st.hasOffset = true
 		return i + 1, true
-	case literal(s, i, '+') || literal(s, i, '-'):
-		if _, ok := digits(s, i+1, 2); !ok || !literal(s, i+3, ':') {
-			return 0, false
-		}
-		if _, ok := digits(s, i+4, 2); !ok {
-			return 0, false
-		}
-		return i + 6, true
 	}
-	return 0, false
+	if k, off, ok := scanOffset(s, i); ok {
+		st.offset, st.hasOffset = off, true
+		return k, true
+	}
+	return i, true
 }
+
+// scanOffset reads a UTC offset at s[i:]: +01:00, -0800 or +08. It
+// returns the index after it and the offset in seconds.
+func scanOffset(s string, i int) (end, offset int, ok bool) {
+	if !literal(s, i, '+') && !literal(s, i, '-') {
+		return 0, 0, false
+	}
+	h, ok := digits(s, i+1, 2)
+	if !ok || h > 23 {
+		return 0, 0, false
+	}
+	end, m := i+3, 0
+	switch {
+	case literal(s, end, ':'):
+		if m, ok = digits(s, end+1, 2); !ok {
+			return 0, 0, false
+		}
+		end += 3
+	default:
+		if v, ok := digits(s, end, 2); ok {
+			m, end = v, end+2
+		}
+	}
+	if m > 59 || end < len(s) && isDigit(s[end]) {
+		return 0, 0, false
+	}
+	offset = h*3600 + m*60
+	if s[i] == '-' {
+		offset = -offset
+	}
+	return end, offset, true
+}
+
+// scanUS reads "01/02/2006 15:04:05[.00]": month, day, year.
+func scanUS(s string, st *stamp) (int, bool) {
+	var ok [3]bool
+	st.month, ok[0] = digits(s, 0, 2)
+	st.day, ok[1] = digits(s, 3, 2)
+	st.year, ok[2] = digits(s, 6, 4)
+	if !ok[0] || !ok[1] || !ok[2] || !literal(s, 2, '/') || !literal(s, 5, '/') || !literal(s, 10, ' ') {
+		return 0, false
+	}
+	if st.month > 12 {
+		st.month = 0
+	}
+	i, good := clock(s, 11, st)
+	if !good {
+		return 0, false
+	}
+	i, st.nsec = fraction(s, i)
+	return i, true
+}
+
+// scanLooseDate reads Huawei's "2018-7-23 01:00:34.270.1": a date
+// with one or two digits for month and day, a space, the time, and
+// fractions, of which the first counts.
+func scanLooseDate(s string, st *stamp) (int, bool) {
+	var ok bool
+	if st.year, ok = digits(s, 0, 4); !ok || !literal(s, 4, '-') {
+		return 0, false
+	}
+	i := 5
+	for _, f := range []*int{&st.month, &st.day} {
+		n, j := 0, i
+		for j < len(s) && j < i+2 && isDigit(s[j]) {
+			n = n*10 + int(s[j]-'0')
+			j++
+		}
+		if j == i {
+			return 0, false
+		}
+		*f, i = n, j+1
+		if f == &st.month && !literal(s, j, '-') || f == &st.day && !literal(s, j, ' ') {
+			return 0, false
+		}
+	}
+	if st.month > 12 {
+		st.month = 0
+	}
+	i, good := clock(s, i, st)
+	if !good {
+		return 0, false
+	}
+	i, st.nsec = fraction(s, i)
+	for {
+		end, _ := fraction(s, i)
+		if end == i {
+			return i, true
+		}
+		i = end
+	}
+}
+
+// scanLooseOffset reads the offset a zone name carries, "+1" or
+// "-07:30": hours of one or two digits, optional minutes.
+func scanLooseOffset(s string, i int) (end, offset int, ok bool) {
+	if !literal(s, i, '+') && !literal(s, i, '-') || i+1 >= len(s) || !isDigit(s[i+1]) {
+		return 0, 0, false
+	}
+	end, h := i+1, 0
+	for end < len(s) && end < i+3 && isDigit(s[end]) {
+		h = h*10 + int(s[end]-'0')
+		end++
+	}
+	m := 0
+	if v, good := digits(s, end+1, 2); good && literal(s, end, ':') {
+		m, end = v, end+3
+	}
+	if h > 23 || m > 59 || end < len(s) && isDigit(s[end]) {
+		return 0, 0, false
+	}
+	offset = h*3600 + m*60
+	if s[i] == '-' {
+		offset = -offset
+	}
+	return end, offset, true
+}
+
+// scanUptime reads a Cisco uptime stamp: "23:07:13[.123]" (hours,
+// minutes, seconds since boot) or units, "1d02h", "2y10w", "3w5d",
+// followed by ':' as Cisco writes it.
+func scanUptime(s string, st *stamp) (int, bool) {
+	if i, ok := clock(s, 0, st); ok && !(i < len(s) && (s[i] == ':' && i+1 < len(s) && isDigit(s[i+1]))) {
+		i, nsec := fraction(s, i)
+		st.uptime = time.Duration(st.hour)*time.Hour + time.Duration(st.minute)*time.Minute +
+			time.Duration(st.second)*time.Second + time.Duration(nsec)
+		st.hour, st.minute, st.second = 0, 0, 0
+		return i, true
+	}
+	var d time.Duration
+	i, groups := 0, 0
+	for i < len(s) && isDigit(s[i]) {
+		j, v := i, 0
+		for j < len(s) && isDigit(s[j]) && j-i < 4 {
+			v = v*10 + int(s[j]-'0')
+			j++
+		}
+		if j >= len(s) {
+			return 0, false
+		}
+		unit, ok := uptimeUnits[s[j]]
+		if !ok {
+			return 0, false
+		}
+		d += time.Duration(v) * unit
+		i, groups = j+1, groups+1
+	}
+	if groups < 2 || !literal(s, i, ':') {
+		return 0, false
+	}
+	st.uptime = d
+	return i, true
+}
+
+var uptimeUnits = map[byte]time.Duration{'y': 365 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute, 's': time.Second}

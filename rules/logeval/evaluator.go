@@ -492,7 +492,7 @@ func (e *Evaluator) samples(ctx context.Context, r Rule, g *group, from, to time
 	}
 	lines := make([]string, len(recs))
 	for i, rec := range recs {
-		lines[i] = rec.Timestamp.Format(time.RFC3339) + " " + rec.HostIP + " " + rec.Message
+		lines[i] = rec.Arrival().Format(time.RFC3339) + " " + rec.HostIP + " " + rec.Message
 	}
 	return strings.Join(lines, "\n")
 }

@@ -1,0 +1,220 @@
+package syslog
+
+import (
+	"strings"
+)
+
+// readBody reads what follows the header: a vendor code right away (a
+// Cisco or Huawei line without a program name, which stays in the
+// message), or a tag (prog[pid]: ), then the message.
+func readBody(s string, ps *parsed) {
+	if !vendorCodeAt(s) {
+		if app, pid, n, ok := scanTag(s); ok {
+			ps.set("log.syslog.appname", app)
+			if pid != "" {
+				ps.set("log.syslog.procid", pid)
+			}
+			s = s[n:]
+		} else if code, app, n, ok := scanOddTag(s); ok {
+			if code != "" {
+				ps.set("event.code", code)
+			}
+			ps.set("log.syslog.appname", app)
+			s = s[n:]
+		}
+	}
+	ps.rec.Message = s
+}
+
+// scanOddTag reads the tags that are a word and something before the
+// colon: ProCurve's event id and module ("03363 auth:  User ..."), a
+// version after the program ("syslogd 1.4.1: restart."), Junos's PFE
+// process before its tag ("fpc1 NH: hold packet ..."). n is what the
+// message starts after (the PFE tag stays in it).
+func scanOddTag(s string) (code, app string, n int, ok bool) {
+	first, rest, found := strings.Cut(s, " ")
+	if !found || first == "" || len(first) > 32 {
+		return "", "", 0, false
+	}
+	second, _, found := strings.Cut(rest, " ")
+	if !found || !strings.HasSuffix(second, ":") || len(second) < 2 {
+		return "", "", 0, false
+	}
+	word := strings.TrimSuffix(second, ":")
+	switch {
+	case len(first) >= 3 && strings.Trim(first, "0123456789") == "" && isLowerWord(word):
+		return first, word, len(first) + 1 + len(second), true
+	case isLowerWord(first) && strings.Trim(word, "0123456789.") == "" && strings.Contains(word, "."):
+		return "", first, len(first) + 1 + len(second), true
+	case isLowerWord(first) && upperWord(word):
+		return "", first, len(first) + 1, true
+	}
+	return "", "", 0, false
+}
+
+// isLowerWord is a program's name: lower-case letters and digits, a
+// letter first.
+func isLowerWord(s string) bool {
+	if s == "" || !isLower(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isLower(s[i]) && !isDigit(s[i]) && s[i] != '-' && s[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func upperWord(s string) bool {
+	if s == "" || !isUpper(s[0]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isUpper(s[i]) && !isDigit(s[i]) && s[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// vendorCodeAt tells whether s starts with a Cisco or Huawei message code.
+func vendorCodeAt(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '%' {
+		return ciscoCode(s) != "" || huaweiCode(s) != ""
+	}
+	return isUpper(s[0]) && huaweiCode(s) != ""
+}
+
+// readMessage finds what the message says of itself in the form its
+// vendor writes: the message code (event.code) and the fields of the
+// dialects that carry them (Nokia, Cisco ISE, Fortinet, Palo Alto,
+// repeated-message notices).
+func readMessage(ps *parsed) {
+	msg := ps.rec.Message
+	if _, found := ps.get("event.code"); !found {
+		if code := messageCode(msg); code != "" {
+			ps.set("event.code", code)
+		}
+	}
+	app, _ := ps.get("log.syslog.appname")
+	switch {
+	case strings.HasPrefix(msg, "Event|"):
+		readArubaCX(msg, ps)
+	case strings.HasPrefix(msg, "<"):
+		readEXOS(msg, ps)
+	case app == "TMNX":
+		readNokia(msg, ps)
+	case strings.HasPrefix(msg, "CISE_") || strings.HasPrefix(msg, "CSCOacs_"):
+		readISE(msg, ps)
+	case strings.Contains(msg, "logid=") || strings.HasPrefix(msg, "date=") && strings.Contains(msg, " time="):
+		readFortinet(msg, ps)
+	case len(msg) > 2 && isDigit(msg[0]) && strings.IndexByte(msg[:min(len(msg), 40)], ',') > 0:
+		readPaloAlto(msg, ps)
+	}
+	readRepeated(msg, ps)
+	if _, found := ps.get("event.code"); !found {
+		if code := embeddedCode(msg); code != "" {
+			ps.set("event.code", code)
+		}
+	}
+}
+
+// messageCode is the code the message starts with: Cisco's
+// %FACILITY-SEVERITY-MNEMONIC (IOS-XR's with " :"), Huawei's and
+// Comware's %%01MODULE/SEVERITY/NAME, Juniper's SNMP_TRAP_LINK_DOWN.
+func messageCode(msg string) string {
+	if code := ciscoCode(msg); code != "" {
+		return code
+	}
+	if code := huaweiCode(msg); code != "" {
+		return code
+	}
+	return upperTag(msg)
+}
+
+// embeddedCode finds a vendor code inside the first bytes of a message
+// whose start is something else (a prefix a relay, a controller or a
+// cluster member added: "node1.fpc0 PFE_FW_SYSLOG_IP: ...",
+// "(Stack) %%10WEB/5/LOGIN: ..."), at the start of a word.
+func embeddedCode(msg string) string {
+	limit := min(len(msg), 256)
+	for i := 1; i < limit; i++ {
+		if c := msg[i-1]; c != ' ' && c != ':' && c != ')' {
+			continue
+		}
+		switch {
+		case msg[i] == '%':
+			if code := ciscoCode(msg[i:]); code != "" {
+				return code
+			}
+			if code := huaweiCode(msg[i:]); code != "" {
+				return code
+			}
+		case isUpper(msg[i]) && i < 128 && msg[i-1] == ' ':
+			if tag := upperTag(msg[i:]); tag != "" {
+				return tag
+			}
+		}
+	}
+	return ""
+}
+
+// huaweiCode is the MODULE/SEVERITY/NAME of a Huawei VRP or H3C/HPE
+// Comware code at the start of s: "%%01IFNET/4/LINK_STATE(l)[0]:",
+// "%%10IFNET/3/PHY_UPDOWN(l):", or without the "%%NN" as Comware's
+// info-center and VRP 8 write it ("SHELL/4/LOGIN:").
+func huaweiCode(s string) string {
+	i := 0
+	if strings.HasPrefix(s, "%%") {
+		i = 2
+		for i < len(s) && i < 4 && isDigit(s[i]) {
+			i++
+		}
+	}
+	start := i
+	// MODULE
+	if i >= len(s) || !isUpper(s[i]) {
+		return ""
+	}
+	for i < len(s) && (isUpper(s[i]) || isDigit(s[i]) || s[i] == '_') {
+		i++
+	}
+	// /SEVERITY/
+	if !literal(s, i, '/') || i+2 >= len(s) || !isDigit(s[i+1]) || s[i+2] != '/' {
+		return ""
+	}
+	i += 3
+	nameStart := i
+	for i < len(s) && (isUpper(s[i]) || isLower(s[i]) || isDigit(s[i]) || s[i] == '_' ||
+		// 3Com's "%%10IFNET/4/LINK UPDOWN(l):" has a space in the name.
+		s[i] == ' ' && start > 0 && i+1 < len(s) && isUpper(s[i+1]) && i-nameStart < 48) {
+		i++
+	}
+	if i == nameStart {
+		return ""
+	}
+	end := i
+	// (l), (s), (t): the log type; [0]: a counter.
+	if literal(s, i, '(') {
+		j := strings.IndexByte(s[i:], ')')
+		if j < 0 || j > 4 {
+			return ""
+		}
+		i += j + 1
+	}
+	if literal(s, i, '[') {
+		j := strings.IndexByte(s[i:], ']')
+		if j < 0 || j > 12 {
+			return ""
+		}
+		i += j + 1
+	}
+	if !literal(s, i, ':') {
+		return ""
+	}
+	return s[start:end]
+}
