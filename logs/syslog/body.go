@@ -8,7 +8,9 @@ import (
 // Cisco or Huawei line without a program name, which stays in the
 // message), or a tag (prog[pid]: ), then the message.
 func readBody(s string, ps *parsed) {
-	if !vendorCodeAt(s) {
+	if code := leadingCode(s); code != "" {
+		ps.set("event.code", code)
+	} else {
 		if app, pid, n, ok := scanTag(s); ok {
 			ps.set("log.syslog.appname", app)
 			if pid != "" {
@@ -79,14 +81,23 @@ func upperWord(s string) bool {
 }
 
 // vendorCodeAt tells whether s starts with a Cisco or Huawei message code.
-func vendorCodeAt(s string) bool {
+func vendorCodeAt(s string) bool { return leadingCode(s) != "" }
+
+// leadingCode is the Cisco or Huawei message code s starts with, or "".
+func leadingCode(s string) string {
 	if s == "" {
-		return false
+		return ""
 	}
 	if s[0] == '%' {
-		return ciscoCode(s) != "" || huaweiCode(s) != ""
+		if code := ciscoCode(s); code != "" {
+			return code
+		}
+		return huaweiCode(s)
 	}
-	return isUpper(s[0]) && huaweiCode(s) != ""
+	if isUpper(s[0]) {
+		return huaweiCode(s)
+	}
+	return ""
 }
 
 // readMessage finds what the message says of itself in the form its
@@ -110,7 +121,7 @@ func readMessage(ps *parsed) {
 		readNokia(msg, ps)
 	case strings.HasPrefix(msg, "CISE_") || strings.HasPrefix(msg, "CSCOacs_"):
 		readISE(msg, ps)
-	case strings.Contains(msg, "logid=") || strings.HasPrefix(msg, "date=") && strings.Contains(msg, " time="):
+	case strings.HasPrefix(msg, "date=") || strings.IndexByte(msg[:min(len(msg), 256)], '=') > 0 && strings.Contains(msg[:min(len(msg), 256)], "logid="):
 		readFortinet(msg, ps)
 	case len(msg) > 2 && isDigit(msg[0]) && strings.IndexByte(msg[:min(len(msg), 40)], ',') > 0:
 		readPaloAlto(msg, ps)
@@ -141,26 +152,36 @@ func messageCode(msg string) string {
 // cluster member added: "node1.fpc0 PFE_FW_SYSLOG_IP: ...",
 // "(Stack) %%10WEB/5/LOGIN: ..."), at the start of a word.
 func embeddedCode(msg string) string {
-	limit := min(len(msg), 256)
-	for i := 1; i < limit; i++ {
-		if c := msg[i-1]; c != ' ' && c != ':' && c != ')' {
-			continue
+	head := msg[:min(len(msg), 256)]
+	for i := 1; i < len(head); {
+		j := strings.IndexByte(head[i:], '%')
+		if j < 0 {
+			break
 		}
-		switch {
-		case msg[i] == '%':
+		i += j
+		if c := head[i-1]; c == ' ' || c == ':' || c == ')' {
 			if code := ciscoCode(msg[i:]); code != "" {
 				return code
 			}
 			if code := huaweiCode(msg[i:]); code != "" {
 				return code
 			}
-		case isUpper(msg[i]) && i < 128 && msg[i-1] == ' ':
+		}
+		i++
+	}
+	head = msg[:min(len(msg), 128)]
+	for i := 0; ; {
+		j := strings.IndexByte(head[i:], ' ')
+		if j < 0 {
+			return ""
+		}
+		i += j + 1
+		if i < len(head) && isUpper(head[i]) {
 			if tag := upperTag(msg[i:]); tag != "" {
 				return tag
 			}
 		}
 	}
-	return ""
 }
 
 // huaweiCode is the MODULE/SEVERITY/NAME of a Huawei VRP or H3C/HPE

@@ -31,8 +31,11 @@ func ciscoCode(s string) string {
 	if len(s) < 2 || s[0] != '%' {
 		return ""
 	}
-	end := strings.IndexAny(s, ": ")
-	if end < 2 {
+	end := 1
+	for end < len(s) && end < 96 && s[end] != ':' && s[end] != ' ' {
+		end++
+	}
+	if end < 2 || end == len(s) || end == 96 {
 		return ""
 	}
 	code := s[1:end]

@@ -181,6 +181,9 @@ func readPaloAlto(msg string, ps *parsed) {
 // "last message repeated 3 times" (BSD, sysklogd) or rsyslog's
 // "message repeated 3 times: [ ...]", into log.syslog.repeated.
 func readRepeated(msg string, ps *parsed) {
+	if msg == "" || msg[0] != 'l' && msg[0] != 'm' && msg[0] != '%' {
+		return
+	}
 	if code := huaweiCode(msg); code != "" {
 		// Huawei's "%%01INFO/6/SUPPRESS_LOG(l)[18]:Last message repeated 2 times."
 		msg = strings.TrimLeft(msg[strings.IndexByte(msg, ':')+1:], " ")

@@ -1,7 +1,9 @@
 package syslog
 
 import (
+	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/kusanagi-dev/kusanagi/logs"
 )
@@ -14,8 +16,12 @@ type parsed struct {
 	// sent is set when the line gave a time of its own (rec.Timestamp);
 	// skew is its distance from the arrival when beyond
 	// ClockSkewThreshold.
-	sent   bool
-	skew   time.Duration
+	sent bool
+	skew time.Duration
+	// digits holds the numbers parsing writes out (the skew, an uptime):
+	// the record's strings point into it, as into the line, until the
+	// next reset; Parse's parsed is its record's alone.
+	digits []byte
 	fields []logs.Field
 	// index finds a name in a long list (structured data with many
 	// parameters), so that setting n fields is not n² comparisons.
@@ -28,6 +34,7 @@ const indexFrom = 16
 func (p *parsed) reset(rec logs.Record) {
 	p.rec = rec
 	p.sent, p.skew = false, 0
+	p.digits = p.digits[:0]
 	clear(p.fields)
 	p.fields = p.fields[:0]
 	p.index = nil
@@ -69,6 +76,24 @@ func (p *parsed) find(name string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// setInt sets a field to n written out, without a string allocation
+// per line.
+func (p *parsed) setInt(name string, n int64) {
+	if n >= 0 && n < int64(len(decimals)) {
+		p.set(name, decimals[n])
+		return
+	}
+	start := len(p.digits)
+	if cap(p.digits)-start < 20 {
+		// The strings made before point into the old array, which they
+		// keep alive.
+		p.digits = make([]byte, 0, max(64, 2*cap(p.digits)))
+		start = 0
+	}
+	p.digits = strconv.AppendInt(p.digits, n, 10)
+	p.set(name, unsafe.String(&p.digits[start], len(p.digits)-start))
 }
 
 // record is the parsed record with its Fields in a map of its own.

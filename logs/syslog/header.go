@@ -84,7 +84,7 @@ func (h *header) prefix(s string) string {
 			// Cisco's `logging origin-id`: "1432: test-switch1: Jun  1 12:50:26.172: ...",
 			// also before a second sequence number or a WLC task; IOS-XR's
 			// host before its node: "vmx01 RP/0/RSP1/CPU0:Mar 28 ...".
-			if i := strings.IndexAny(s, ": "); i > 0 && isHostName(s[:i]) {
+			if i := indexColonOrSpace(s); i > 0 && isHostName(s[:i]) {
 				after := s[i+1:]
 				if s[i] == ':' && strings.HasPrefix(after, " ") && startsHeader(after[1:]) ||
 					s[i] == ' ' && startsNode(after) {
@@ -97,6 +97,15 @@ func (h *header) prefix(s string) string {
 		return s
 	}
 	return s
+}
+
+func indexColonOrSpace(s string) int {
+	for i := 0; i < len(s) && i < 256; i++ {
+		if s[i] == ':' || s[i] == ' ' {
+			return i
+		}
+	}
+	return -1
 }
 
 // weekday is the length of a "Sun, " at the start of s, or 0.
@@ -158,7 +167,7 @@ func (h *header) stamp(s string) (int, bool) {
 		ps.set("log.syslog.clock", "sync_lost")
 	}
 	if st.kind == "uptime" {
-		ps.set("host.uptime", strconv.FormatInt(int64(st.uptime/time.Second), 10))
+		ps.setInt("host.uptime", int64(st.uptime/time.Second))
 	} else {
 		var ts time.Time
 		var good bool
@@ -314,7 +323,10 @@ func (h *header) hostWord(s string) (name, after string, ok bool) {
 	name, after = strings.TrimSuffix(word, ":"), s[end+1:]
 	// A Comware sysname with spaces, "3Com Baseline Switch %%10IFNET/4/...":
 	// the words before the code are the name's.
-	if i := strings.Index(after, " %%"); i > 0 && i < 64 && !strings.ContainsAny(after[:i], ":()[]=") && huaweiCode(after[i+1:]) != "" {
+	if head := after[:min(len(after), 66)]; strings.IndexByte(head, '%') < 0 {
+		return name, after, true
+	}
+	if i := strings.Index(after[:min(len(after), 66)], " %%"); i > 0 && !strings.ContainsAny(after[:i], ":()[]=") && huaweiCode(after[i+1:]) != "" {
 		name, after = name+" "+after[:i], after[i+1:]
 	}
 	return name, after, true

@@ -70,11 +70,6 @@ func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Tim
 	} else {
 		// A line without a PRI (NX-OS's, a relay's) is read all the same.
 		parse3164(rest, now, &p, ps)
-		if !ok && !ps.sent {
-			if _, coded := ps.get("event.code"); !coded {
-				ps.set("event.outcome", "parse_error: no <PRI>")
-			}
-		}
 	}
 	if p.HostName != "" {
 		rec.HostName = p.HostName
@@ -82,10 +77,16 @@ func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Tim
 	// rsyslog keeps the space after the tag in the message it forwards.
 	rec.Message = strings.TrimLeft(rec.Message, " ")
 	readMessage(ps)
+	if !ok && !ps.sent && ps.rec.HostName == "" {
+		if _, coded := ps.get("event.code"); !coded {
+			// Nothing of a header at all: stored whole, and counted.
+			ps.set("event.outcome", "parse_error: no <PRI>")
+		}
+	}
 	if ps.sent {
 		if skew := now.Sub(rec.Timestamp); skew > ClockSkewThreshold || skew < -ClockSkewThreshold {
 			ps.skew = skew
-			ps.set(SkewField, strconv.FormatInt(int64(skew/time.Second), 10))
+			ps.setInt(SkewField, int64(skew/time.Second))
 		}
 	}
 }
@@ -174,6 +175,9 @@ func parse5424(line []byte, rest string, ps *parsed) {
 func isVersion5424(rest string) bool {
 	if strings.HasPrefix(rest, "1 ") {
 		return true
+	}
+	if rest == "" || !isDigit(rest[0]) {
+		return false
 	}
 	v, after, ok := strings.Cut(rest, " ")
 	return ok && len(v) <= 2 && v != "" && strings.Trim(v, "0123456789") == "" &&

@@ -1,7 +1,6 @@
 package syslog
 
 import (
-	"strings"
 	"time"
 )
 
@@ -90,7 +89,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 		}
 		// Capitals, or letters of any case before Cisco's colon ("mdt:").
 		word := s[i+1 : j]
-		if j-i-1 >= 2 && (literal(s, j, ':') || strings.ToUpper(word) == word) && (j == len(s) || !isUpper(s[j]) && !isLower(s[j]) && !isDigit(s[j])) {
+		if j-i-1 >= 2 && (literal(s, j, ':') || allUpper(word)) && (j == len(s) || !isUpper(s[j]) && !isLower(s[j]) && !isDigit(s[j])) {
 			st.tz, st.tzAt = s[i+1:j], i+1
 			i = j
 			// A zone Cisco names after its offset: "UTC+1", "UTC+07:30".
@@ -133,7 +132,12 @@ func (st stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
 	if st.kind != "bsd" {
 		return time.Date(year, time.Month(st.month), st.day, st.hour, st.minute, st.second, st.nsec, loc), true
 	}
-	for y := now.In(loc).Year() + 1; y >= now.In(loc).Year()-4; y-- {
+	local := now.In(loc)
+	y := local.Year()
+	if local.Month() == time.December && st.month == 1 {
+		y++ // a January line read in December may be early next year's
+	}
+	for ; y >= local.Year()-4; y-- {
 		if st.month == 2 && st.day == 29 && daysIn(2, y) != 29 {
 			continue
 		}
@@ -171,6 +175,15 @@ func daysIn(month, year int) int {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func allUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isUpper(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // digits reads exactly n digits at s[i:].
@@ -217,7 +230,36 @@ func fraction(s string, i int) (end, nsec int) {
 	return end, nsec
 }
 
-var shortMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+// monthNumber is 1 to 12 for "Jan" to "Dec", else 0.
+func monthNumber(s string) int {
+	switch s {
+	case "Jan":
+		return 1
+	case "Feb":
+		return 2
+	case "Mar":
+		return 3
+	case "Apr":
+		return 4
+	case "May":
+		return 5
+	case "Jun":
+		return 6
+	case "Jul":
+		return 7
+	case "Aug":
+		return 8
+	case "Sep":
+		return 9
+	case "Oct":
+		return 10
+	case "Nov":
+		return 11
+	case "Dec":
+		return 12
+	}
+	return 0
+}
 
 // monthDay reads "Jan _2" at s[i:]: a capitalised three-letter word, one
 // or more spaces and a day of one or two digits. It returns the index
@@ -227,12 +269,7 @@ func monthDay(s string, i int, st *stamp) (int, bool) {
 	if i+3 > len(s) || !isUpper(s[i]) || !isLower(s[i+1]) || !isLower(s[i+2]) {
 		return 0, false
 	}
-	st.month = 0
-	for m, name := range shortMonths {
-		if s[i:i+3] == name {
-			st.month = m + 1
-		}
-	}
+	st.month = monthNumber(s[i : i+3])
 	j := i + 3
 	for j < len(s) && s[j] == ' ' {
 		j++
