@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -121,16 +122,26 @@ func TestLastYearInJanuary(t *testing.T) {
 	}
 }
 
-// FuzzParse: any bytes give a record that keeps the raw line.
+// FuzzParse: any bytes give a record that keeps the raw line and its
+// arrival, seeded with the lines of the public corpus.
 func FuzzParse(f *testing.F) {
 	for _, c := range corpus {
 		f.Add([]byte(c.line))
 	}
+	for _, g := range readGear(f) {
+		f.Add([]byte(g.Line))
+	}
 	src := netip.MustParseAddr("2001:db8::1")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := Parse(b, src, now, Profile{})
-		if r.HostIP != "2001:db8::1" || r.Fields == nil {
-			t.Fatalf("record lost its source: %+v", r)
+		if r.HostIP != "2001:db8::1" || r.Fields == nil || !r.Received.Equal(now) {
+			t.Fatalf("record lost its source or arrival: %+v", r)
+		}
+		if raw := strings.TrimRight(string(b), "\r\n\x00"); r.Original != raw {
+			t.Fatalf("event.original %q, want the line %q", r.Original, raw)
+		}
+		if !r.Timestamp.Equal(now) && r.Fields[SkewField] == "" && (r.Timestamp.Sub(now) > ClockSkewThreshold || now.Sub(r.Timestamp) > ClockSkewThreshold) {
+			t.Fatalf("a time %v far from the arrival is not marked: %+v", r.Timestamp, r)
 		}
 	})
 }
