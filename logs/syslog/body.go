@@ -106,32 +106,65 @@ func leadingCode(s string) string {
 // repeated-message notices).
 func readMessage(ps *parsed) {
 	msg := ps.rec.Message
-	if _, found := ps.get("event.code"); !found {
+	if msg == "" {
+		return
+	}
+	_, coded := ps.get("event.code")
+	if !coded {
 		if code := messageCode(msg); code != "" {
 			ps.set("event.code", code)
+			coded = true
 		}
 	}
-	app, _ := ps.get("log.syslog.appname")
-	switch {
-	case strings.HasPrefix(msg, "Event|"):
-		readArubaCX(msg, ps)
-	case strings.HasPrefix(msg, "<"):
+	// The dialects by the first byte of what they write: one comparison
+	// for a line of none of them, which is most lines.
+	switch c := msg[0]; {
+	case c == 'E':
+		if strings.HasPrefix(msg, "Event|") {
+			readArubaCX(msg, ps)
+		}
+	case c == '<':
 		readEXOS(msg, ps)
-	case app == "TMNX":
-		readNokia(msg, ps)
-	case strings.HasPrefix(msg, "CISE_") || strings.HasPrefix(msg, "CSCOacs_"):
-		readISE(msg, ps)
-	case strings.HasPrefix(msg, "date=") || strings.IndexByte(msg[:min(len(msg), 256)], '=') > 0 && strings.Contains(msg[:min(len(msg), 256)], "logid="):
-		readFortinet(msg, ps)
-	case len(msg) > 2 && isDigit(msg[0]) && strings.IndexByte(msg[:min(len(msg), 40)], ',') > 0:
-		readPaloAlto(msg, ps)
+	case c == 'C':
+		if strings.HasPrefix(msg, "CISE_") || strings.HasPrefix(msg, "CSCOacs_") {
+			readISE(msg, ps)
+		}
+	case isDigit(c):
+		if app, _ := ps.get("log.syslog.appname"); app == "TMNX" {
+			readNokia(msg, ps)
+		} else if strings.IndexByte(msg[:min(len(msg), 40)], ',') > 0 {
+			readPaloAlto(msg, ps)
+		}
+	case isLower(c):
+		if strings.HasPrefix(msg, "date=") || startsKeyValue(msg) && strings.Contains(msg[:min(len(msg), 256)], "logid=") {
+			readFortinet(msg, ps)
+		} else {
+			readRepeated(msg, ps)
+		}
+	case c == '%':
+		readRepeated(msg, ps)
 	}
-	readRepeated(msg, ps)
-	if _, found := ps.get("event.code"); !found {
-		if code := embeddedCode(msg); code != "" {
-			ps.set("event.code", code)
+	if !coded {
+		if _, found := ps.get("event.code"); !found {
+			if code := embeddedCode(msg); code != "" {
+				ps.set("event.code", code)
+			}
 		}
 	}
+}
+
+// startsKeyValue tells whether the message's first word is a key=value
+// pair, as FortiOS writes its lines.
+func startsKeyValue(msg string) bool {
+	for i := 0; i < len(msg) && i < 32; i++ {
+		switch c := msg[i]; {
+		case c == '=':
+			return i > 0
+		case c == ' ' || c == ':' || c == ',':
+			return false
+		}
+	}
+	return false
 }
 
 // messageCode is the code the message starts with: Cisco's
@@ -152,8 +185,8 @@ func messageCode(msg string) string {
 // cluster member added: "node1.fpc0 PFE_FW_SYSLOG_IP: ...",
 // "(Stack) %%10WEB/5/LOGIN: ..."), at the start of a word.
 func embeddedCode(msg string) string {
-	head := msg[:min(len(msg), 256)]
-	for i := 1; i < len(head); {
+	head := msg[:min(len(msg), 160)]
+	for i := 1; i < len(head) && strings.IndexByte(head[i:], '%') >= 0; {
 		j := strings.IndexByte(head[i:], '%')
 		if j < 0 {
 			break
@@ -169,8 +202,12 @@ func embeddedCode(msg string) string {
 		}
 		i++
 	}
+	// A Junos tag is one of the first few words, and has an underscore.
 	head = msg[:min(len(msg), 128)]
-	for i := 0; ; {
+	if strings.IndexByte(head, '_') < 0 {
+		return ""
+	}
+	for i, words := 0, 0; words < 8; words++ {
 		j := strings.IndexByte(head[i:], ' ')
 		if j < 0 {
 			return ""
@@ -182,6 +219,7 @@ func embeddedCode(msg string) string {
 			}
 		}
 	}
+	return ""
 }
 
 // huaweiCode is the MODULE/SEVERITY/NAME of a Huawei VRP or H3C/HPE

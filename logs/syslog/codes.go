@@ -80,27 +80,24 @@ func upperTag(s string) string {
 	if s == "" || !isUpper(s[0]) {
 		return ""
 	}
-	end := strings.IndexByte(s, ':')
-	if end < 0 {
-		return ""
-	}
-	tag := s[:end]
-	underscores := 0
-	for i := 0; i < len(tag); i++ {
-		switch c := tag[i]; {
-		case c == '_':
-			if tag[i-1] == '_' || i == len(tag)-1 {
+	// The tag's characters, then its colon: no search of the whole line
+	// for a colon a message without a tag may not have.
+	end, underscores := 0, 0
+	for ; end < len(s); end++ {
+		c := s[end]
+		if c == '_' {
+			if s[end-1] == '_' {
 				return ""
 			}
 			underscores++
-		case !isUpper(c) && !isDigit(c):
-			return ""
+		} else if !isUpper(c) && !isDigit(c) {
+			break
 		}
 	}
-	if underscores == 0 {
+	if end == len(s) || s[end] != ':' || s[end-1] == '_' || underscores == 0 {
 		return ""
 	}
-	return tag
+	return s[:end]
 }
 
 // isCodeWord reports whether s is one or more of [A-Za-z0-9_].

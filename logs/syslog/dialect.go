@@ -56,4 +56,9 @@ func DialectNames() string {
 	return strings.Join(names, ", ")
 }
 
-func (p *Profile) dialect() dialectRules { return Dialects[p.Dialect] }
+func (p *Profile) dialect() dialectRules {
+	if p.Dialect == "" {
+		return dialectRules{} // most senders have no profile: no map lookup per line
+	}
+	return Dialects[p.Dialect]
+}

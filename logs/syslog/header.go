@@ -18,7 +18,7 @@ import (
 // header reads one line's header into ps.
 type header struct {
 	ps      *parsed
-	profile *Profile
+	profile Profile // a copy: a pointer to the caller's sends it to the heap
 	now     time.Time
 	rules   dialectRules
 
@@ -26,6 +26,7 @@ type header struct {
 	hosted  bool // a hostname was read
 	colon   bool // the timestamp ended in ':', as Cisco's do: no hostname follows
 	seqs    int  // sequence numbers read
+	st      stamp
 }
 
 // maxPrefixParts bounds the parts prefix reads: a line of digits and
@@ -142,8 +143,8 @@ func startsNode(s string) bool {
 // stamp reads a timestamp with its zone and the ':' Cisco writes after
 // it, returning the bytes taken.
 func (h *header) stamp(s string) (int, bool) {
-	st, ok := scanStamp(s)
-	if !ok {
+	st := &h.st
+	if !scanStamp(s, st) {
 		return 0, false
 	}
 	ps := h.ps
@@ -216,8 +217,8 @@ func (h *header) host(name string) {
 // startsStamp tells whether s starts with a timestamp, for telling a
 // hostname before it.
 func startsStamp(s string) bool {
-	_, ok := scanStamp(s)
-	return ok
+	var st stamp
+	return scanStamp(s, &st)
 }
 
 // isHostName tells whether s can be a hostname or an address: no spaces,
@@ -262,7 +263,7 @@ func scanNode(s string) (node string, n int, ok bool) {
 
 // parse3164 parses what follows the PRI of a line that is not RFC 5424
 // (or the whole of a line without a PRI).
-func parse3164(rest string, now time.Time, p *Profile, ps *parsed) {
+func parse3164(rest string, now time.Time, p Profile, ps *parsed) {
 	h := header{ps: ps, profile: p, now: now, rules: p.dialect()}
 	rest = h.prefix(rest)
 	rest = strings.TrimLeft(rest, " ")
@@ -323,11 +324,8 @@ func (h *header) hostWord(s string) (name, after string, ok bool) {
 	name, after = strings.TrimSuffix(word, ":"), s[end+1:]
 	// A Comware sysname with spaces, "3Com Baseline Switch %%10IFNET/4/...":
 	// the words before the code are the name's.
-	if head := after[:min(len(after), 66)]; strings.IndexByte(head, '%') < 0 {
-		return name, after, true
-	}
-	if i := strings.Index(after[:min(len(after), 66)], " %%"); i > 0 && !strings.ContainsAny(after[:i], ":()[]=") && huaweiCode(after[i+1:]) != "" {
-		name, after = name+" "+after[:i], after[i+1:]
+	if i := strings.IndexByte(after[:min(len(after), 66)], '%'); i > 1 && after[i-1] == ' ' && literal(after, i+1, '%') && !strings.ContainsAny(after[:i-1], ":()[]=") && huaweiCode(after[i:]) != "" {
+		name, after = name+" "+after[:i-1], after[i:]
 	}
 	return name, after, true
 }

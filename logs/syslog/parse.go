@@ -69,7 +69,7 @@ func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Tim
 		parse5424(line[:len(raw)], rest, ps) // the parser copies what it keeps
 	} else {
 		// A line without a PRI (NX-OS's, a relay's) is read all the same.
-		parse3164(rest, now, &p, ps)
+		parse3164(rest, now, p, ps)
 	}
 	if p.HostName != "" {
 		rec.HostName = p.HostName

@@ -39,7 +39,11 @@ type stamp struct {
 // of two to five capitals: a zone, or a short hostname (the caller tells).
 // The digits of a fraction are read whatever their number; the first nine
 // give the nanoseconds.
-func scanStamp(s string) (st stamp, ok bool) {
+//
+// st is filled in place (a stamp is too large to return by value on
+// every line); it is left in an unspecified state when ok is false.
+func scanStamp(s string, st *stamp) (ok bool) {
+	*st = stamp{}
 	i := 0
 	if i < len(s) && (s[i] == '*' || s[i] == '.') {
 		st.mark = s[:1]
@@ -49,32 +53,32 @@ func scanStamp(s string) (st stamp, ok bool) {
 	var n int
 	switch {
 	case i < len(s) && isDigit(s[i]):
-		if n, ok = scanISO(s[i:], &st); ok {
+		if n, ok = scanISO(s[i:], st); ok {
 			st.kind = "iso"
-		} else if n, ok = scanNXOS(s[i:], &st); ok {
+		} else if n, ok = scanNXOS(s[i:], st); ok {
 			st.kind = "nxos"
-		} else if n, ok = scanUS(s[i:], &st); ok {
+		} else if n, ok = scanUS(s[i:], st); ok {
 			st.kind = "us"
-		} else if n, ok = scanLooseDate(s[i:], &st); ok {
+		} else if n, ok = scanLooseDate(s[i:], st); ok {
 			st.kind = "date"
-		} else if n, ok = scanUptime(s[i:], &st); ok {
+		} else if n, ok = scanUptime(s[i:], st); ok {
 			st.kind = "uptime"
 		}
 	case i < len(s) && isUpper(s[i]):
-		if n, ok = scanASA(s[i:], &st); ok {
+		if n, ok = scanASA(s[i:], st); ok {
 			st.kind = "asa"
-		} else if n, ok = scanBSD(s[i:], 0, &st); ok {
+		} else if n, ok = scanBSD(s[i:], 0, st); ok {
 			st.kind = "bsd"
-			n = comwareYear(s[i:], n, &st)
+			n = comwareYear(s[i:], n, st)
 		}
 	}
 	if !ok {
-		return stamp{}, false
+		return false
 	}
 	i += n
 	st.text = s[start:i]
 	if st.kind != "iso" && st.kind != "uptime" {
-		if k, off, ok := scanOffset(s, i); ok {
+		if k, off, ok := scanOffset(s, i, false); ok {
 			st.offset, st.hasOffset = off, true
 			i = k
 			if i+4 <= len(s) && s[i:i+4] == " DST" && (i+4 == len(s) || !isUpper(s[i+4])) {
@@ -93,7 +97,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 			st.tz, st.tzAt = s[i+1:j], i+1
 			i = j
 			// A zone Cisco names after its offset: "UTC+1", "UTC+07:30".
-			if k, off, ok := scanLooseOffset(s, i); ok {
+			if k, off, ok := scanOffset(s, i, true); ok {
 				st.offset, st.hasOffset = off, true
 				i = k
 			}
@@ -105,7 +109,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 		}
 	}
 	st.end = i
-	return st, true
+	return true
 }
 
 // time is the instant st names, read at the UTC offset it carries, else
@@ -114,7 +118,7 @@ func scanStamp(s string) (st stamp, ok bool) {
 // maxAhead after now (a leap year for Feb 29). false when the
 // fields make no date or time (Feb 30, 25:00:00, an unknown month) or st
 // is an uptime.
-func (st stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
+func (st *stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
 	if st.kind == "uptime" {
 		return time.Time{}, false
 	}
@@ -133,11 +137,11 @@ func (st stamp) time(loc *time.Location, now time.Time) (time.Time, bool) {
 		return time.Date(year, time.Month(st.month), st.day, st.hour, st.minute, st.second, st.nsec, loc), true
 	}
 	local := now.In(loc)
-	y := local.Year()
+	y, oldest := local.Year(), local.Year()-4
 	if local.Month() == time.December && st.month == 1 {
 		y++ // a January line read in December may be early next year's
 	}
-	for ; y >= local.Year()-4; y-- {
+	for ; y >= oldest; y-- {
 		if st.month == 2 && st.day == 29 && daysIn(2, y) != 29 {
 			continue
 		}
@@ -360,36 +364,38 @@ func scanISO(s string, st *stamp) (int, bool) {
 		st.hasOffset = true
 		return i + 1, true
 	}
-	if k, off, ok := scanOffset(s, i); ok {
+	if k, off, ok := scanOffset(s, i, false); ok {
 		st.offset, st.hasOffset = off, true
 		return k, true
 	}
 	return i, true
 }
 
-// scanOffset reads a UTC offset at s[i:]: +01:00, -0800 or +08. It
-// returns the index after it and the offset in seconds.
-func scanOffset(s string, i int) (end, offset int, ok bool) {
+// scanOffset reads a UTC offset at s[i:]: +01:00, -0800 or +08; loose,
+// as a zone name carries it ("UTC+1", "UTC+07:30"), also one-digit hours,
+// and a colon not followed by minutes ends it. It returns the index after
+// it and the offset in seconds.
+func scanOffset(s string, i int, loose bool) (end, offset int, ok bool) {
 	if !literal(s, i, '+') && !literal(s, i, '-') {
 		return 0, 0, false
 	}
-	h, ok := digits(s, i+1, 2)
-	if !ok || h > 23 {
+	end, h := i+1, 0
+	for end < len(s) && end < i+3 && isDigit(s[end]) {
+		h = h*10 + int(s[end]-'0')
+		end++
+	}
+	if end == i+1 || !loose && end != i+3 {
 		return 0, 0, false
 	}
-	end, m := i+3, 0
-	switch {
-	case literal(s, end, ':'):
-		if m, ok = digits(s, end+1, 2); !ok {
-			return 0, 0, false
-		}
-		end += 3
-	default:
-		if v, ok := digits(s, end, 2); ok {
-			m, end = v, end+2
-		}
+	m := 0
+	if v, good := digits(s, end+1, 2); good && literal(s, end, ':') {
+		m, end = v, end+3
+	} else if literal(s, end, ':') && !loose {
+		return 0, 0, false
+	} else if v, good := digits(s, end, 2); good && !loose {
+		m, end = v, end+2
 	}
-	if m > 59 || end < len(s) && isDigit(s[end]) {
+	if h > 23 || m > 59 || end < len(s) && isDigit(s[end]) {
 		return 0, 0, false
 	}
 	offset = h*3600 + m*60
@@ -457,31 +463,6 @@ func scanLooseDate(s string, st *stamp) (int, bool) {
 		}
 		i = end
 	}
-}
-
-// scanLooseOffset reads the offset a zone name carries, "+1" or
-// "-07:30": hours of one or two digits, optional minutes.
-func scanLooseOffset(s string, i int) (end, offset int, ok bool) {
-	if !literal(s, i, '+') && !literal(s, i, '-') || i+1 >= len(s) || !isDigit(s[i+1]) {
-		return 0, 0, false
-	}
-	end, h := i+1, 0
-	for end < len(s) && end < i+3 && isDigit(s[end]) {
-		h = h*10 + int(s[end]-'0')
-		end++
-	}
-	m := 0
-	if v, good := digits(s, end+1, 2); good && literal(s, end, ':') {
-		m, end = v, end+3
-	}
-	if h > 23 || m > 59 || end < len(s) && isDigit(s[end]) {
-		return 0, 0, false
-	}
-	offset = h*3600 + m*60
-	if s[i] == '-' {
-		offset = -offset
-	}
-	return end, offset, true
 }
 
 // scanUptime reads a Cisco uptime stamp: "23:07:13[.123]" (hours,

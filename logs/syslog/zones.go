@@ -30,7 +30,7 @@ func ParseOffset(s string) (int, error) {
 	if universalZones[s] {
 		return 0, nil
 	}
-	end, off, ok := scanOffset(s, 0)
+	end, off, ok := scanOffset(s, 0, false)
 	if !ok || end != len(s) {
 		return 0, fmt.Errorf("%q is not a UTC offset (+05:30, -0800, +08)", s)
 	}
@@ -40,6 +40,9 @@ func ParseOffset(s string) (int, error) {
 // zoneKnown tells whether abbr names a zone, for telling a zone from a
 // short hostname after a timestamp.
 func (p *Profile) zoneKnown(abbr string) bool {
+	if abbr == "UTC" {
+		return true // what most gear prints: no lookups
+	}
 	if _, ok := p.Zones[abbr]; ok {
 		return true
 	}
@@ -48,7 +51,10 @@ func (p *Profile) zoneKnown(abbr string) bool {
 }
 
 // zoneTime is the time of st read in the zone abbr names.
-func (p *Profile) zoneTime(st stamp, abbr string, now time.Time) (time.Time, bool) {
+func (p *Profile) zoneTime(st *stamp, abbr string, now time.Time) (time.Time, bool) {
+	if abbr == "UTC" && p.Zones == nil {
+		return st.time(time.UTC, now)
+	}
 	if off, ok := p.Zones[abbr]; ok {
 		return st.time(time.FixedZone(abbr, off), now)
 	}
