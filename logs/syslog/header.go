@@ -274,7 +274,13 @@ func parse3164(rest string, now time.Time, p Profile, ps *parsed) {
 			// ASA's " : ", an IOS-XR node, or the device's own header
 			// behind a relay's, and the device's own hostname after it.
 			h.stamped, h.colon, h.seqs = false, false, 0
-			rest = h.prefix(after)
+			// A lower-case word starts none of the parts (a tag, mostly):
+			// no part-by-part reading for it.
+			if after != "" && !isLower(after[0]) {
+				rest = h.prefix(after)
+			} else {
+				rest = after
+			}
 			rest = strings.TrimLeft(rest, " ")
 			if strings.HasPrefix(rest, ": ") {
 				rest = rest[2:]

@@ -65,11 +65,15 @@ func scanStamp(s string, st *stamp) (ok bool) {
 			st.kind = "uptime"
 		}
 	case i < len(s) && isUpper(s[i]):
-		if n, ok = scanASA(s[i:], st); ok {
-			st.kind = "asa"
-		} else if n, ok = scanBSD(s[i:], 0, st); ok {
-			st.kind = "bsd"
-			n = comwareYear(s[i:], n, st)
+		// The month and day once, then the ASA form's year or the BSD
+		// form's time.
+		if day, good := monthDay(s[i:], 0, st); good {
+			if n, ok = scanASAYear(s[i:], day, st); ok {
+				st.kind = "asa"
+			} else if n, ok = scanBSDTime(s[i:], day, st); ok {
+				st.kind = "bsd"
+				n = comwareYear(s[i:], n, st)
+			}
 		}
 	}
 	if !ok {
@@ -293,7 +297,17 @@ func monthDay(s string, i int, st *stamp) (int, bool) {
 // part of an NX-OS one after its year; also Comware's ":123" milliseconds.
 func scanBSD(s string, i int, st *stamp) (int, bool) {
 	i, ok := monthDay(s, i, st)
-	if !ok || !literal(s, i, ' ') {
+	if !ok {
+		return 0, false
+	}
+	return scanBSDTime(s, i, st)
+}
+
+// scanBSDTime reads " 15:04:05[.123]" at s[i:], after a BSD stamp's
+// month and day.
+func scanBSDTime(s string, i int, st *stamp) (int, bool) {
+	var ok bool
+	if !literal(s, i, ' ') {
 		return 0, false
 	}
 	if i, ok = clock(s, i+1, st); !ok {
@@ -319,9 +333,11 @@ func comwareYear(s string, n int, st *stamp) int {
 	return n + 5
 }
 
-func scanASA(s string, st *stamp) (int, bool) {
-	i, ok := monthDay(s, 0, st)
-	if !ok || !literal(s, i, ' ') || !literal(s, i+5, ' ') {
+// scanASAYear reads " 2026 10:00:03[.123]" at s[i:], after an ASA
+// stamp's month and day.
+func scanASAYear(s string, i int, st *stamp) (int, bool) {
+	var ok bool
+	if !literal(s, i, ' ') || !literal(s, i+5, ' ') {
 		return 0, false
 	}
 	if st.year, ok = digits(s, i+1, 4); !ok {
