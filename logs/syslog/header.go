@@ -281,10 +281,7 @@ func parse3164(rest string, now time.Time, p Profile, ps *parsed) {
 			} else {
 				rest = after
 			}
-			rest = strings.TrimLeft(rest, " ")
-			if strings.HasPrefix(rest, ": ") {
-				rest = rest[2:]
-			}
+			rest = strings.TrimPrefix(strings.TrimLeft(rest, " "), ": ")
 			if h.stamped && !h.colon {
 				if name, after, ok := h.hostWord(rest); ok {
 					ps.set("log.syslog.hostname", name)
