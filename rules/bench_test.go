@@ -36,7 +36,7 @@ func BenchmarkExecuteTrapLabel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lookup := func(string) (string, bool) { return "GigabitEthernet0/1", true }
+	lookup := testVarbinds{"IF-MIB::ifDescr": {"", "GigabitEthernet0/1"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := tmpl.ExecuteTrap(TemplateData{}, lookup); err != nil {

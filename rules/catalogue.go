@@ -107,8 +107,10 @@ type TrapSource struct {
 	// OID is the trap's OID, numeric or MODULE::name. SNMPv1 traps are
 	// matched in their RFC 3584 SNMPv2 form.
 	OID string `yaml:"oid" json:"oid"`
-	// Clear is the trap that resolves the alert raised for the same key.
-	Clear string `yaml:"clear" json:"clear,omitempty"`
+	// Clear is the trap that resolves the alert raised for the same key:
+	// an OID, or an OID with matchers of its own (a state trap that
+	// clears itself: the same OID, another value).
+	Clear *TrapClear `yaml:"clear" json:"clear,omitempty"`
 	// Key lists the labels that, with the sender's address, identify one
 	// instance of the fault (OpenNMS's reduction key).
 	Key []string `yaml:"key" json:"key,omitempty"`
@@ -122,6 +124,17 @@ type TrapSource struct {
 	labels         map[string]*Template
 	sourcePrefixes []netip.Prefix
 }
+
+// TrapClear is a trap source's clear trap: `clear: IF-MIB::linkUp`, or
+// `clear: {oid: ..., match: [...]}` with the raise's matchers.
+type TrapClear struct {
+	Where yamlpos.Meta      `json:"-"`
+	OID   string            `yaml:"oid" json:"oid"`
+	Match []*VarbindMatcher `yaml:"match" json:"match,omitempty"`
+}
+
+// ShorthandField lets a clear be written as its OID alone.
+func (*TrapClear) ShorthandField() string { return "oid" }
 
 // VarbindMatcher tests one varbind of a trap. Exactly one of the operators
 // is set; regular expressions are anchored at both ends, as in Prometheus.

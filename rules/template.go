@@ -21,9 +21,15 @@ type TemplateData struct {
 	Value  float64
 }
 
-// VarbindLookup returns a trap varbind's value by name (IF-MIB::ifDescr) or
-// numeric OID.
-type VarbindLookup func(nameOrOID string) (string, bool)
+// TrapVarbinds is what a trap source's templates read of the trap being
+// matched, by name (IF-MIB::ifDescr) or numeric OID.
+type TrapVarbinds interface {
+	// Varbind is the value of the object's varbind (with any instance).
+	Varbind(nameOrOID string) (string, bool)
+	// VarbindIndex is the instance suffix after the object's OID of its
+	// varbind: "1" of cbgpPeer2State.1.4.192.0.2.1's "1.4.192.0.2.1".
+	VarbindIndex(nameOrOID string) (string, bool)
+}
 
 // Template is one label or annotation text in Go template syntax.
 type Template struct {
@@ -36,8 +42,8 @@ type Template struct {
 }
 
 type trapClone struct {
-	tmpl   *template.Template
-	lookup VarbindLookup
+	tmpl     *template.Template
+	varbinds TrapVarbinds
 }
 
 // Same idea as Prometheus's template expander: the prelude defines
@@ -55,11 +61,18 @@ var templateFuncs = template.FuncMap{
 	"join":             strings.Join,
 }
 
-// trapTemplateFuncs adds varbind, which only trap source labels can use.
+// trapTemplateFuncs adds what only trap source labels can use: varbind and
+// varbindIndex, which read the trap being matched, and inetAddress and
+// ipAddress, which make an address of an index.
 var trapTemplateFuncs = withFuncs(templateFuncs, template.FuncMap{
 	"varbind": func(string) (string, error) {
 		return "", errors.New("varbind is only available while a trap is being matched")
 	},
+	"varbindIndex": func(string) (string, error) {
+		return "", errors.New("varbindIndex is only available while a trap is being matched")
+	},
+	"inetAddress": InetAddressIndex,
+	"ipAddress":   IPAddressIndex,
 })
 
 func withFuncs(base, extra template.FuncMap) template.FuncMap {
@@ -108,9 +121,10 @@ func (t *Template) Execute(data TemplateData) (string, error) {
 	return t.execute(t.tmpl, data)
 }
 
-// ExecuteTrap renders a trap source template, where varbind looks up the
-// trap's varbinds. A varbind the trap does not carry renders as "".
-func (t *Template) ExecuteTrap(data TemplateData, varbinds VarbindLookup) (string, error) {
+// ExecuteTrap renders a trap source template, where varbind and
+// varbindIndex read the trap's varbinds. A varbind the trap does not carry
+// renders as "".
+func (t *Template) ExecuteTrap(data TemplateData, varbinds TrapVarbinds) (string, error) {
 	if t.tmpl == nil {
 		return t.text, nil
 	}
@@ -121,14 +135,20 @@ func (t *Template) ExecuteTrap(data TemplateData, varbinds VarbindLookup) (strin
 			return "", err
 		}
 		c = &trapClone{tmpl: tmpl}
-		tmpl.Funcs(template.FuncMap{"varbind": func(name string) string {
-			v, _ := c.lookup(name)
-			return v
-		}})
+		tmpl.Funcs(template.FuncMap{
+			"varbind": func(name string) string {
+				v, _ := c.varbinds.Varbind(name)
+				return v
+			},
+			"varbindIndex": func(name string) string {
+				v, _ := c.varbinds.VarbindIndex(name)
+				return v
+			},
+		})
 	}
-	c.lookup = varbinds
+	c.varbinds = varbinds
 	out, err := t.execute(c.tmpl, data)
-	c.lookup = nil
+	c.varbinds = nil
 	t.trapClones.Put(c)
 	return out, err
 }

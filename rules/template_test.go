@@ -33,13 +33,54 @@ func TestTrapTemplateVarbinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	varbinds := map[string]string{"IF-MIB::ifDescr": "ge-0/0/1", "1.3.6.1.2.1.2.2.1.1": "529"}
-	got, err := tmpl.ExecuteTrap(TemplateData{}, func(k string) (string, bool) { v, ok := varbinds[k]; return v, ok })
+	varbinds := testVarbinds{"IF-MIB::ifDescr": {"3", "ge-0/0/1"}, "1.3.6.1.2.1.2.2.1.1": {"3", "529"}}
+	got, err := tmpl.ExecuteTrap(TemplateData{}, varbinds)
 	if err != nil || got != "ge-0/0/1/529/" {
 		t.Fatalf("got %q, %v", got, err)
 	}
 	if _, err := tmpl.Execute(TemplateData{}); err == nil {
 		t.Fatal("varbind outside a trap must fail")
+	}
+}
+
+// testVarbinds maps an object to its varbind's instance and value.
+type testVarbinds map[string][2]string
+
+func (v testVarbinds) Varbind(name string) (string, bool) { x, ok := v[name]; return x[1], ok }
+func (v testVarbinds) VarbindIndex(name string) (string, bool) {
+	x, ok := v[name]
+	return x[0], ok
+}
+
+// TestTrapTemplateIndexes: varbindIndex gives the instance an object's
+// varbind carries, and inetAddress and ipAddress the address an index
+// holds (CISCO-BGP4-MIB's cbgpPeer2RemoteAddr, OSPF-MIB's ospfNbrIpAddr).
+func TestTrapTemplateIndexes(t *testing.T) {
+	varbinds := testVarbinds{
+		"CISCO-BGP4-MIB::cbgpPeer2State":        {"1.4.192.0.2.1", "1"},
+		"1.3.6.1.4.1.9.9.187.1.2.5.1.3":         {"2.16.32.1.13.184.0.0.0.0.0.0.0.0.0.0.0.1", "1"},
+		"OSPF-MIB::ospfNbrState":                {"10.0.0.2.0", "1"},
+		"CISCO-ENVMON-MIB::ciscoEnvMonFanState": {"2", "3"},
+	}
+	for _, c := range []struct{ text, want string }{
+		{`{{ varbindIndex "CISCO-ENVMON-MIB::ciscoEnvMonFanState" }}`, "2"},
+		{`{{ varbindIndex "CISCO-BGP4-MIB::cbgpPeer2State" | inetAddress }}`, "192.0.2.1"},
+		{`{{ varbindIndex "1.3.6.1.4.1.9.9.187.1.2.5.1.3" | inetAddress }}`, "2001:db8::1"},
+		{`{{ varbindIndex "OSPF-MIB::ospfNbrState" | ipAddress }}`, "10.0.0.2"},
+		{`{{ varbindIndex "absent" }}{{ varbindIndex "absent" | inetAddress }}`, ""},
+	} {
+		tmpl, err := parseTemplate("x", c.text, trapTemplateFuncs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tmpl.ExecuteTrap(TemplateData{}, varbinds); err != nil || got != c.want {
+			t.Errorf("%s = %q, %v; want %q", c.text, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"1.5.1.2.3.4.5", "x.y", "1.4.300.0.0.1"} {
+		if _, err := InetAddressIndex(bad); err == nil {
+			t.Errorf("inetAddress %q: no error", bad)
+		}
 	}
 }
 

@@ -223,10 +223,21 @@ func (v *validator) trap(t *TrapSource, a *Alert, d *Defaults) {
 	} else {
 		v.oid(&t.Where, "oid", t.OID)
 	}
-	if t.Clear != "" {
-		v.oid(&t.Where, "clear", t.Clear)
-		if t.Clear == t.OID {
-			v.errorf(t.Where.At("clear"), "clear trap %q is the same as the trap it clears", t.Clear)
+	if c := t.Clear; c != nil {
+		if c.OID == "" {
+			v.errorf(c.Where.Pos, "clear without oid: name the clear trap (numeric or MODULE::name)")
+		} else {
+			v.oid(&c.Where, "oid", c.OID)
+		}
+		for _, mt := range c.Match {
+			if mt != nil {
+				v.varbindMatcher(mt)
+			}
+		}
+		// The same trap may clear itself (a state change: another value),
+		// but not when raise and clear could match the same trap.
+		if c.OID != "" && SameTrapOID(c.OID, t.OID) && (len(c.Match) == 0 || len(t.Match) == 0 || sameMatchers(c.Match, t.Match)) {
+			v.errorf(c.Where.At("oid"), "clear trap %q is the trap it clears, and raise and clear would match the same traps: give each matchers that tell them apart (match: [{varbind: ..., equals: ...}])", c.OID)
 		}
 	}
 	t.labels = v.labels(&t.Where, "labels", t.Labels, trapTemplateFuncs)
@@ -424,4 +435,38 @@ func (v *validator) innerPos(m *yamlpos.Meta, field, value string, err error) ya
 		offset = len(value)
 	}
 	return yamlpos.OffsetPos(m.Node(field), v.lines, offset)
+}
+
+// sameMatchers tells whether two matcher lists test the same varbinds the
+// same way, in any order.
+func sameMatchers(a, b []*VarbindMatcher) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(m *VarbindMatcher) string {
+		if m == nil {
+			return ""
+		}
+		s := m.Varbind
+		for _, op := range []struct {
+			name string
+			v    *string
+		}{{"=", m.Equals}, {"!=", m.NotEquals}, {"=~", m.Regex}, {"!~", m.NotRegex}} {
+			if op.v != nil {
+				s += "\x00" + op.name + "\x00" + *op.v
+			}
+		}
+		return s
+	}
+	seen := map[string]int{}
+	for _, m := range a {
+		seen[key(m)]++
+	}
+	for _, m := range b {
+		if seen[key(m)] == 0 {
+			return false
+		}
+		seen[key(m)]--
+	}
+	return true
 }

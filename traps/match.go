@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,10 @@ type source struct {
 	alert    *rules.Alert
 	src      *rules.TrapSource
 	matchers []matcher
+	// oids are the raise's numeric OID in both spellings (see
+	// rules.TrapOIDSpellings); clearOIDs and clearMatchers the clear's.
+	oids, clearOIDs []string
+	clearMatchers   []matcher
 }
 
 type matcher struct {
@@ -42,31 +47,64 @@ func compile(c *rules.Catalogue, names *Names) (*index, []error) {
 				errs = append(errs, fmt.Errorf("%s: alert %q: trap %s: %w", a.File, a.Name, ts.OID, err))
 				continue
 			}
-			ok := true
-			for _, m := range ts.Match {
-				vb, err := names.Resolve(m.Varbind)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: alert %q: varbind %s: %w", a.File, a.Name, m.Varbind, err))
-					ok = false
-					continue
-				}
-				s.matchers = append(s.matchers, matcher{oid: vb, m: m})
-			}
-			if !ok {
+			var ok bool
+			if s.matchers, ok = resolveMatchers(a, ts.Match, names, &errs); !ok {
 				continue
 			}
-			ix.byOID[oid] = append(ix.byOID[oid], s)
-			if ts.Clear != "" {
-				clear, err := names.Resolve(ts.Clear)
+			s.oids = spellings(oid)
+			if ts.Clear != nil {
+				clear, err := names.Resolve(ts.Clear.OID)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%s: alert %q: clear trap %s: %w", a.File, a.Name, ts.Clear, err))
+					errs = append(errs, fmt.Errorf("%s: alert %q: clear trap %s: %w", a.File, a.Name, ts.Clear.OID, err))
 					continue
 				}
-				ix.byClear[clear] = append(ix.byClear[clear], s)
+				if s.clearMatchers, ok = resolveMatchers(a, ts.Clear.Match, names, &errs); !ok {
+					continue
+				}
+				s.clearOIDs = spellings(clear)
+			}
+			for _, o := range s.oids {
+				ix.byOID[o] = append(ix.byOID[o], s)
+			}
+			for _, o := range s.clearOIDs {
+				ix.byClear[o] = append(ix.byClear[o], s)
 			}
 		}
 	}
 	return ix, errs
+}
+
+// spellings is a notification OID in both its RFC 3584 spellings.
+func spellings(oid string) []string {
+	if other, ok := rules.TrapOIDSpellings(oid); ok {
+		return []string{oid, other}
+	}
+	return []string{oid}
+}
+
+func resolveMatchers(a *rules.Alert, ms []*rules.VarbindMatcher, names *Names, errs *[]error) ([]matcher, bool) {
+	var out []matcher
+	ok := true
+	for _, m := range ms {
+		vb, err := names.Resolve(m.Varbind)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: alert %q: varbind %s: %w", a.File, a.Name, m.Varbind, err))
+			ok = false
+			continue
+		}
+		out = append(out, matcher{oid: vb, m: m})
+	}
+	return out, ok
+}
+
+// classify tells whether t raises or clears the source's fault. Never
+// both: a trap that both the raise and the clear would match (one OID, a
+// state trap, with matchers that overlap) raises, as the raise's
+// matchers name the faulty state and the clear's only what is not it.
+func (s *source) classify(t *Trap) (raise, clear bool) {
+	raise = slices.Contains(s.oids, t.OID) && matchAll(s.matchers, t)
+	clear = !raise && slices.Contains(s.clearOIDs, t.OID) && matchAll(s.clearMatchers, t)
+	return raise, clear
 }
 
 func (s *source) fromAllowedSender(addr netip.Addr) bool {
@@ -82,8 +120,8 @@ func (s *source) fromAllowedSender(addr netip.Addr) bool {
 	return false
 }
 
-func (s *source) varbindsMatch(t *Trap) bool {
-	for _, m := range s.matchers {
+func matchAll(ms []matcher, t *Trap) bool {
+	for _, m := range ms {
 		v, _ := t.Lookup(m.oid)
 		if !m.m.Matches(v) {
 			return false
@@ -112,13 +150,7 @@ func instance(t *Trap, trusted []netip.Prefix) netip.Addr {
 // labels renders the labels a trap gives the alert: the alert's labels, the
 // source's labels from varbinds, alertname, severity and instance.
 func (s *source) labels(t *Trap, names *Names, inst string) (map[string]string, error) {
-	lookup := func(name string) (string, bool) {
-		oid, err := names.Resolve(name)
-		if err != nil {
-			return "", false
-		}
-		return t.Lookup(oid)
-	}
+	lookup := trapVarbinds{t: t, names: names}
 	tmpl := s.alert.Templates()
 	labels := make(map[string]string, len(tmpl.Labels)+len(s.src.LabelTemplates())+3)
 	data := rules.TemplateData{Labels: map[string]string{"instance": inst}, Value: 1}
@@ -145,6 +177,28 @@ func (s *source) labels(t *Trap, names *Names, inst string) (map[string]string, 
 		}
 	}
 	return labels, nil
+}
+
+// trapVarbinds is what a source's templates read of the trap.
+type trapVarbinds struct {
+	t     *Trap
+	names *Names
+}
+
+func (v trapVarbinds) Varbind(name string) (string, bool) {
+	oid, err := v.names.Resolve(name)
+	if err != nil {
+		return "", false
+	}
+	return v.t.Lookup(oid)
+}
+
+func (v trapVarbinds) VarbindIndex(name string) (string, bool) {
+	oid, err := v.names.Resolve(name)
+	if err != nil {
+		return "", false
+	}
+	return v.t.Index(oid)
 }
 
 // annotations renders the alert's annotations from its labels. They are

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/kusanagi-dev/kusanagi/rules"
 )
 
 // Names maps MODULE::name to numeric OIDs and back. It starts with the
@@ -116,6 +118,24 @@ func (n *Names) Name(oid string) string {
 			break
 		}
 		prefix = prefix[:i]
+	}
+	return oid
+}
+
+// Notification returns the spelling of a notification OID that a name is
+// known for: a v1 trap converted to E.0.S (RFC 3584) whose MIB defines it
+// as E.S comes back as E.S, so that records carry the SMIv2 form and its
+// name. An OID neither spelling of which is known is returned unchanged.
+func (n *Names) Notification(oid string) string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if _, ok := n.byOID[oid]; ok {
+		return oid
+	}
+	if other, ok := rules.TrapOIDSpellings(oid); ok {
+		if _, known := n.byOID[other]; known {
+			return other
+		}
 	}
 	return oid
 }

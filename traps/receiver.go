@@ -300,6 +300,7 @@ func (r *Receiver) ack(d datagram, p *gosnmp.SnmpPacket) {
 // Process matches one trap against the catalogue and sends what it raises
 // or resolves.
 func (r *Receiver) Process(t *Trap) {
+	t.OID = r.opts.Names.Notification(t.OID)
 	instAddr := instance(t, r.trusted)
 	inst := instAddr.String()
 	if r.opts.Records != nil {
@@ -341,12 +342,12 @@ func (r *Receiver) Process(t *Trap) {
 		r.metrics.alerts.WithLabelValues(status).Inc()
 	}
 	for _, s := range ix.byOID[t.OID] {
-		if s.fromAllowedSender(instAddr) && s.varbindsMatch(t) {
+		if raise, _ := s.classify(t); raise && s.fromAllowedSender(instAddr) {
 			apply(s, false)
 		}
 	}
 	for _, s := range ix.byClear[t.OID] {
-		if s.fromAllowedSender(instAddr) {
+		if _, clear := s.classify(t); clear && s.fromAllowedSender(instAddr) {
 			apply(s, true)
 		}
 	}

@@ -46,3 +46,19 @@ func (t *Trap) Lookup(oid string) (string, bool) {
 	}
 	return "", false
 }
+
+// Index is the instance suffix of the first varbind of the object oid:
+// "2" for ciscoEnvMonFanState.2, "1.4.192.0.2.1" for
+// cbgpPeer2State.1.4.192.0.2.1; "" with false when the trap carries no
+// varbind of the object.
+func (t *Trap) Index(oid string) (string, bool) {
+	for _, v := range t.Varbinds {
+		if v.OID == oid {
+			return "", true
+		}
+		if len(v.OID) > len(oid) && v.OID[len(oid)] == '.' && v.OID[:len(oid)] == oid {
+			return v.OID[len(oid)+1:], true
+		}
+	}
+	return "", false
+}

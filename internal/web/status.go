@@ -18,7 +18,7 @@ table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #
 <table><tr><th>Alert</th><th>Severity</th><th>Summary</th><th>Traps</th><th>Logs</th><th>Metrics</th></tr>
 {{range .Alerts}}<tr><td>{{if .RunbookURL}}<a href="{{.RunbookURL}}">{{.Name}}</a>{{else}}{{.Name}}{{end}}</td>
 <td class="{{.Severity}}">{{.Severity}}</td><td><code>{{.Summary}}</code></td>
-<td>{{range .Traps}}<code>{{.OID}}</code>{{if .Clear}} / <code>{{.Clear}}</code>{{end}}<br>{{end}}</td>
+<td>{{range .Traps}}<code>{{.OID}}</code>{{if .Clear}} / <code>{{.Clear.OID}}</code>{{end}}<br>{{end}}</td>
 <td>{{range .Logs}}<code>{{.Query}}</code> ({{.Condition}} in {{.Window}})<br>{{end}}</td>
 <td>{{range .Metrics}}<code>{{.Expr}}</code><br>{{end}}</td></tr>
 {{end}}</table></body></html>

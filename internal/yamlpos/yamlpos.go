@@ -126,7 +126,16 @@ func (d *decoder) keyErrorf(n *yaml.Node, format string, args ...any) {
 var (
 	metaType            = reflect.TypeFor[Meta]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	shorthandType       = reflect.TypeFor[Shorthand]()
 )
+
+// Shorthand is a struct that may also be written as a scalar: the scalar
+// is the value of one of its fields (`clear: IF-MIB::linkUp` for
+// `clear: {oid: IF-MIB::linkUp}`).
+type Shorthand interface {
+	// ShorthandField is the YAML name of the field a scalar sets.
+	ShorthandField() string
+}
 
 // maxDepth bounds alias expansion ("billion laughs") and deep nesting.
 const maxDepth = 10000
@@ -176,6 +185,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, parent *Meta, key string)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
+		if n.Kind == yaml.ScalarNode && v.CanAddr() && v.Addr().Type().Implements(shorthandType) {
+			d.shorthandValue(n, v)
+			return
+		}
 		d.structValue(n, v)
 	case reflect.Map:
 		d.mapValue(n, v, parent, key)
@@ -413,6 +426,23 @@ func (d *decoder) structValue(n *yaml.Node, v reflect.Value) {
 		d.value(p.value, v.FieldByIndex(f.index), meta, f.name)
 		d.field = outer
 	}
+}
+
+// shorthandValue decodes a scalar into the field a Shorthand names; the
+// field's position is the scalar's.
+func (d *decoder) shorthandValue(n *yaml.Node, v reflect.Value) {
+	fields, metaIndex, _ := structFields(v.Type())
+	var meta *Meta
+	if metaIndex != nil {
+		meta = v.FieldByIndex(metaIndex).Addr().Interface().(*Meta)
+		meta.Pos = PosOf(n)
+	}
+	name := v.Addr().Interface().(Shorthand).ShorthandField()
+	f, ok := fields[name]
+	if !ok {
+		panic("yamlpos: " + v.Type().String() + " has no field " + name)
+	}
+	d.value(n, v.FieldByIndex(f.index), meta, f.name)
 }
 
 func (d *decoder) mapValue(n *yaml.Node, v reflect.Value, parent *Meta, key string) {
