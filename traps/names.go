@@ -57,6 +57,12 @@ var wellKnown = map[string]string{
 	"OSPF-TRAP-MIB::ospfIfStateChange":       "1.3.6.1.2.1.14.16.2.16",
 	"OSPF-MIB::ospfNbrState":                 "1.3.6.1.2.1.14.10.1.6",
 	"OSPF-MIB::ospfNbrIpAddr":                "1.3.6.1.2.1.14.10.1.1",
+	// RFC 3877 ALARM-MIB: an alarm's raise and clear, and the objects that
+	// name the alarm model and the resource it is about.
+	"ALARM-MIB::alarmActiveState":        "1.3.6.1.2.1.118.0.2",
+	"ALARM-MIB::alarmClearState":         "1.3.6.1.2.1.118.0.3",
+	"ALARM-MIB::alarmActiveResourceId":   "1.3.6.1.2.1.118.1.2.2.1.10",
+	"ALARM-MIB::alarmActiveModelPointer": "1.3.6.1.2.1.118.1.2.2.1.13",
 }
 
 // NewNames returns the well-known names.

@@ -21,7 +21,7 @@ func TestCheckExampleCatalogue(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
-	if !strings.HasPrefix(stdout, "SUCCESS: 11 alerts in 1 files") {
+	if !strings.HasPrefix(stdout, "SUCCESS: 16 alerts in 1 files") {
 		t.Fatalf("stdout %q", stdout)
 	}
 }

@@ -210,8 +210,8 @@ func TestRunOnEmbeddedDefaults(t *testing.T) {
 			t.Errorf("embedded catalogue lacks %s", name)
 		}
 	}
-	if v := metric(t, "http://"+addr, "kusanagi_catalogue_alerts"); v != "11" {
-		t.Errorf("kusanagi_catalogue_alerts = %s, want 11", v)
+	if v := metric(t, "http://"+addr, "kusanagi_catalogue_alerts"); v != "16" {
+		t.Errorf("kusanagi_catalogue_alerts = %s, want 16", v)
 	}
 }
 
