@@ -1,6 +1,7 @@
 package alertstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -200,9 +201,13 @@ const (
 // Notify claims the notification, then sends it.
 func (n *claimingNotifier) Notify(ctx context.Context, alerts ...*alert.Alert) notify.NotifyVerdict {
 	c := n.c
-	key, err := n.claimKey(ctx, alerts)
+	key, sentAlready, err := n.claimKey(ctx, alerts)
 	if err != nil {
 		return notify.Unrecoverable(err, notify.DefaultReason)
+	}
+	if sentAlready {
+		c.skipped.Inc()
+		return notify.Success()
 	}
 	for {
 		s := c.session.Load()
@@ -297,46 +302,85 @@ func (n *claimingNotifier) markSent(key, me string) {
 	}
 }
 
-// claimKey names one notification: the receiver integration, the group,
-// the alerts firing and resolved, and the time of the previous
-// notification of the group, so a repeat after repeat_interval is a new
-// notification while the same change seen by several replicas is one.
-func (n *claimingNotifier) claimKey(ctx context.Context, alerts []*alert.Alert) (string, error) {
+// claimKey names one notification by what it says: the receiver
+// integration, the group, the firing alerts with their start and the
+// resolved ones with their end. Every replica that is about to send the
+// same change computes the same key, however far its copy of the
+// notification log lags: an earlier key also held the time of the
+// group's previous notification as this replica's log had it, so a
+// replica whose log had just learnt of another's notification (after a
+// restart, or a cut from etcd and its retries) named the same change
+// differently, claimed it and sent it again. A repeat after
+// repeat_interval says what the previous notification said, so it is told
+// apart by that notification's time; and a notification the log shows
+// was sent by another replica within repeat_interval, since this one's
+// pipeline decided to send, is not sent again (sentAlready).
+func (n *claimingNotifier) claimKey(ctx context.Context, alerts []*alert.Alert) (key string, sentAlready bool, err error) {
 	gkey, ok := notify.GroupKey(ctx)
 	if !ok {
-		return "", errors.New("group key missing")
+		return "", false, errors.New("group key missing")
 	}
 	receiver, ok := notify.ReceiverName(ctx)
 	if !ok {
-		return "", errors.New("receiver name missing")
+		return "", false, errors.New("receiver name missing")
 	}
 	recv := &nflogpb.Receiver{GroupName: receiver, Integration: n.recv.Integration, Idx: n.recv.Idx}
-	var previous int64
-	if entries, err := n.log.Query(nflog.QGroupKey(gkey), nflog.QReceiver(recv)); err == nil && len(entries) > 0 {
-		previous = entries[0].GetTimestamp().AsTime().UnixNano()
+	type member struct {
+		fp uint64
+		at int64 // StartsAt of a firing alert, EndsAt of a resolved one
 	}
-	var firing, resolved []uint64
+	var firing, resolved []member
 	now := time.Now()
 	for _, a := range alerts {
 		if a.ResolvedAt(now) {
-			resolved = append(resolved, uint64(a.Fingerprint()))
+			resolved = append(resolved, member{uint64(a.Fingerprint()), a.EndsAt.UnixNano()})
 		} else {
-			firing = append(firing, uint64(a.Fingerprint()))
+			firing = append(firing, member{uint64(a.Fingerprint()), a.StartsAt.UnixNano()})
 		}
 	}
-	slices.Sort(firing)
-	slices.Sort(resolved)
+	byFP := func(a, b member) int { return cmp.Compare(a.fp, b.fp) }
+	slices.SortFunc(firing, byFP)
+	slices.SortFunc(resolved, byFP)
+	var repeatOf int64
+	if entries, err := n.log.Query(nflog.QGroupKey(gkey), nflog.QReceiver(recv)); err == nil && len(entries) > 0 {
+		e := entries[0]
+		if sameFingerprints(e.FiringAlerts, firing, func(m member) uint64 { return m.fp }) &&
+			sameFingerprints(e.ResolvedAlerts, resolved, func(m member) uint64 { return m.fp }) {
+			last := e.GetTimestamp().AsTime()
+			repeat, _ := notify.RepeatInterval(ctx)
+			if now.Sub(last) < repeat {
+				return "", true, nil
+			}
+			repeatOf = last.UnixNano()
+		}
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s/%s/%d\x00%d\x00", gkey, receiver, recv.Integration, recv.Idx, previous)
-	var buf [8]byte
-	for _, fp := range firing {
-		binary.BigEndian.PutUint64(buf[:], fp)
-		h.Write(buf[:])
+	fmt.Fprintf(h, "%s\x00%s/%s/%d\x00%d\x00", gkey, receiver, recv.Integration, recv.Idx, repeatOf)
+	var buf [16]byte
+	for _, list := range [][]member{firing, resolved} {
+		for _, m := range list {
+			binary.BigEndian.PutUint64(buf[:8], m.fp)
+			binary.BigEndian.PutUint64(buf[8:], uint64(m.at))
+			h.Write(buf[:])
+		}
+		h.Write([]byte{0})
 	}
-	h.Write([]byte{0})
-	for _, fp := range resolved {
-		binary.BigEndian.PutUint64(buf[:], fp)
-		h.Write(buf[:])
+	return n.c.opts.Prefix + "claims/" + hex.EncodeToString(h.Sum(nil)[:16]), false, nil
+}
+
+// sameFingerprints tells whether logged holds exactly the fingerprints of list.
+func sameFingerprints[T any](logged []uint64, list []T, fp func(T) uint64) bool {
+	if len(logged) != len(list) {
+		return false
 	}
-	return n.c.opts.Prefix + "claims/" + hex.EncodeToString(h.Sum(nil)[:16]), nil
+	set := make(map[uint64]bool, len(logged))
+	for _, f := range logged {
+		set[f] = true
+	}
+	for _, m := range list {
+		if !set[fp(m)] {
+			return false
+		}
+	}
+	return true
 }
