@@ -15,7 +15,7 @@ LDFLAGS   := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
 FUZZTIME  ?= 30s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-deps bench fuzz lint clean
+.PHONY: build run test test-deps bench chaos fuzz lint clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kusanagi
@@ -44,6 +44,11 @@ test: test-deps
 
 bench: build
 	./bench/run.sh
+
+# The chaos harness's long runs (five 60 s seeds, one etcd and three, and
+# upstream beside them); writes bench/CHAOS.md. make test runs a short seed.
+chaos: build
+	./test/chaos/run.sh
 
 # Runs every fuzz target for FUZZTIME each (go test -fuzz takes one at a time).
 fuzz:

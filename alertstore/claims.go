@@ -248,13 +248,20 @@ func (n *claimingNotifier) Notify(ctx context.Context, alerts ...*alert.Alert) n
 					c.skipped.Inc()
 					return notify.Success()
 				}
+				// Released: its holder's session ended. It may have sent all
+				// the same and only failed to mark it (its etcd member died
+				// under it); its notification log entry then says so.
+				if _, sent, err := n.claimKey(ctx, alerts); err == nil && sent {
+					c.skipped.Inc()
+					return notify.Success()
+				}
 				continue
 			}
 		}
 		verdict := n.inner.Notify(ctx, alerts...)
 		if verdict.Err() == nil {
 			c.claimed.Inc()
-			n.markSent(key, me)
+			go n.markSent(key, me)
 		}
 		return verdict
 	}
@@ -282,25 +289,35 @@ func (n *claimingNotifier) awaitOther(ctx context.Context, key string, rev int64
 }
 
 // markSent turns the claim into a record that outlives this replica's
-// session, so nobody sends again once the notification is out.
+// session, so nobody sends again once the notification is out. It keeps
+// trying for markSentFor: a write can fail for a while when the etcd
+// member this replica talked to died and the client has not moved to
+// another yet, and until it is marked, the others wait on the claim.
 func (n *claimingNotifier) markSent(key, me string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for attempt := 0; attempt < 3; attempt++ {
+	deadline := time.Now().Add(markSentFor)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		lease, err := n.c.leases.lease(ctx, time.Now().Add(n.c.opts.ClaimRetention))
 		if err == nil {
 			_, err = n.c.opts.Client.Put(ctx, key, claimSent+" "+me, clientv3.WithLease(lease))
 			if isLeaseNotFound(err) {
 				n.c.leases.forget(lease)
-				continue
 			}
 		}
+		cancel()
 		if err == nil {
 			return
 		}
-		n.c.logger.Warn("notification sent but not marked as sent; another replica may send it again if this one dies now", "err", err)
+		if time.Now().After(deadline) {
+			n.c.logger.Warn("notification sent but not marked as sent; another replica may send it again if this one dies now", "err", err)
+			return
+		}
+		time.Sleep(wait)
 	}
 }
+
+// markSentFor bounds markSent's attempts.
+const markSentFor = time.Minute
 
 // claimKey names one notification by what it says: the receiver
 // integration, the group, the firing alerts with their start and the

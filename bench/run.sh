@@ -32,27 +32,11 @@ go test -run='^$' -bench=. -benchmem -count=1 -timeout 30m ./... | tee "$raw"
   echo
 } > bench/RESULTS.md
 
-# Upstream Alertmanager v0.35.0, built from the module cache: its UI assets
-# are not in the module zip, so placeholders stand in (the API is what is
-# measured). Debian's prometheus-alertmanager (0.25) is the fallback peer.
+# Upstream Alertmanager v0.35.0, built from the module cache
+# (bench/upstream-alertmanager.sh).
 upstream_dir=$(mktemp -d)
 trap 'rm -f "$raw"; rm -rf "$upstream_dir"' EXIT
-upstream=""
-if go mod download github.com/prometheus/alertmanager@v0.35.0 >/dev/null 2>&1; then
-  cp -r "$(go env GOMODCACHE)/github.com/prometheus/alertmanager@v0.35.0/." "$upstream_dir"
-  chmod -R u+w "$upstream_dir"
-  mkdir -p "$upstream_dir/ui/app/dist/elm" "$upstream_dir/ui/app/dist/mantine"
-  echo placeholder > "$upstream_dir/ui/app/dist/elm/index.html"
-  echo placeholder > "$upstream_dir/ui/app/dist/mantine/index.html"
-  if (cd "$upstream_dir" && go build -o "$upstream_dir/alertmanager" ./cmd/alertmanager); then
-    upstream="$upstream_dir/alertmanager"
-  fi
-fi
-if [ -z "$upstream" ]; then
-  echo "upstream v0.35.0 did not build; falling back to Debian's prometheus-alertmanager" >&2
-  command -v prometheus-alertmanager >/dev/null || { apt-get update && apt-get install -y prometheus-alertmanager; }
-  upstream=$(command -v prometheus-alertmanager)
-fi
+upstream=$(./bench/upstream-alertmanager.sh "$upstream_dir/alertmanager")
 go run ./test/bench/ambench -kusanagi bin/kusanagi -upstream "$upstream" -alerts "${AMBENCH_ALERTS:-100000}" >> bench/RESULTS.md
 
 # SNMP traps, side by side with net-snmp's snmptrapd (Debian package).
@@ -75,4 +59,10 @@ go run ./test/bench/syslogbench -kusanagi bin/kusanagi >> bench/RESULTS.md
 # Line-to-alert latency of the all-in-one, syslog line to Alertmanager.
 echo >> bench/RESULTS.md
 go run ./test/bench/latencybench -kusanagi bin/kusanagi >> bench/RESULTS.md
+# The chaos harness's last `make chaos` report (it takes a quarter of an
+# hour, so make bench does not rerun it).
+if [ -f bench/CHAOS.md ]; then
+  echo >> bench/RESULTS.md
+  cat bench/CHAOS.md >> bench/RESULTS.md
+fi
 echo "wrote bench/RESULTS.md"

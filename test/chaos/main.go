@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,30 +55,42 @@ func main() {
 	flag.DurationVar(&o.sessionTTL, "session-ttl", 2*time.Second, "--etcd.session-ttl of the replicas")
 	flag.DurationVar(&o.peerTimeout, "peer-timeout", time.Second, "--cluster.peer-timeout of the replicas")
 	flag.DurationVar(&o.groupWait, "group-wait", time.Second, "group_wait of the route")
-	report := flag.String("report", "", "append the Markdown report to this file as well")
+	seeds := flag.String("seeds", "", "run each of these seeds (comma separated) and add a summary row; overrides -seed")
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "kusanagi-chaos")
-	if err != nil {
-		log.Fatal(err)
+	list := []uint64{o.seed}
+	if *seeds != "" {
+		list = nil
+		for _, f := range strings.Split(*seeds, ",") {
+			v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			if err != nil {
+				log.Fatalf("-seeds: %v", err)
+			}
+			list = append(list, v)
+		}
 	}
-	defer os.RemoveAll(dir)
-	o.dir = dir
-	res, err := run(o)
-	if err != nil {
-		log.Fatal(err)
-	}
-	md := res.markdown()
-	fmt.Print(md)
-	if *report != "" {
-		f, err := os.OpenFile(*report, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	var results []*result
+	for _, seed := range list {
+		o.seed = seed
+		dir, err := os.MkdirTemp("", "kusanagi-chaos")
 		if err != nil {
 			log.Fatal(err)
 		}
-		f.WriteString(md)
-		f.Close()
+		o.dir = dir
+		res, err := run(o)
+		os.RemoveAll(dir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(res.markdown())
+		results = append(results, res)
 	}
-	if !res.met() {
-		os.Exit(1)
+	if len(results) > 1 {
+		fmt.Print(summary(results))
+	}
+	for _, r := range results {
+		if !r.met() {
+			os.Exit(1)
+		}
 	}
 }
 
@@ -105,6 +118,7 @@ type kill struct {
 	replica string // its external URL
 	at      time.Time
 	cut     bool
+	until   time.Time // the end of a cut
 }
 
 type cluster struct {
@@ -289,9 +303,13 @@ func (c *cluster) abuse(done <-chan struct{}) {
 			}
 			c.mu.Lock()
 			c.kills = append(c.kills, kill{replica: r.url, at: time.Now(), cut: true})
+			k := len(c.kills) - 1
 			c.mu.Unlock()
 			c.logf("cut %s from etcd", r.name)
 			time.Sleep(2 * c.o.sessionTTL)
+			c.mu.Lock()
+			c.kills[k].until = time.Now()
+			c.mu.Unlock()
 			for _, p := range r.proxies {
 				p.setCut(false)
 			}
