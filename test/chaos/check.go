@@ -15,6 +15,7 @@ type result struct {
 	notifications             int
 	duplicates, unexplained   []string // instance, status and why
 	sentWhileCut              []string // deliveries a replica began while cut from etcd
+	slowest                   string   // the alert of longestFire
 	kills, killsExplaining    int
 	longestFire, longestClear time.Duration
 	bound                     time.Duration
@@ -59,7 +60,10 @@ func (c *cluster) check(start time.Time) *result {
 		if len(fired) == 0 {
 			res.lost = append(res.lost, inst)
 		} else {
-			res.longestFire = max(res.longestFire, fired[0].Began.Sub(p.firedAt))
+			if d := fired[0].Began.Sub(p.firedAt); d > res.longestFire {
+				res.longestFire = d
+				res.slowest = fmt.Sprintf("%s posted at %s, first notified by %s at %s", inst, p.firedAt.Format("15:04:05.000"), short(fired[0].Sender), fired[0].Began.Format("15:04:05.000"))
+			}
 		}
 		if !p.resolvedAt.IsZero() {
 			res.resolves++
@@ -149,6 +153,9 @@ func (r *result) markdown() string {
 			fmt.Fprintf(&b, "- %s\n", it)
 		}
 		b.WriteString("\n")
+	}
+	if r.slowest != "" {
+		fmt.Fprintf(&b, "Slowest: %s.\n\n", r.slowest)
 	}
 	list("Lost", r.lost)
 	list("Lost resolves", r.lostResolves)
