@@ -18,6 +18,10 @@ type parsed struct {
 	// ClockSkewThreshold.
 	sent bool
 	skew time.Duration
+	// loc is the sender's time zone (Profile.Location): where the times a
+	// message carries without an offset (Fortinet's date and time, PAN-OS's
+	// receive time) are read, as the header's are.
+	loc *time.Location
 	// digits holds the numbers parsing writes out (the skew, an uptime):
 	// the record's strings point into it, as into the line, until the
 	// next reset; Parse's parsed is its record's alone.

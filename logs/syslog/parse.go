@@ -64,6 +64,7 @@ func parseInto(ps *parsed, text string, line []byte, hostIP string, now time.Tim
 	raw := strings.TrimRight(text, "\r\n\x00")
 	ps.reset(logs.Record{Timestamp: now, Received: now, Original: raw, Message: raw, HostIP: hostIP})
 	rec := &ps.rec
+	ps.loc = p.location()
 	rest, ok := parsePRI(raw, ps)
 	if ok && isVersion5424(rest) {
 		parse5424(line[:len(raw)], rest, ps) // the parser copies what it keeps

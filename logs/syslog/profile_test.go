@@ -30,6 +30,10 @@ func TestZones(t *testing.T) {
 		{"<189>Nov 25 20:00:00 CST: %SYS-5-CONFIG_I: x", Profile{Zones: ZoneTable{"CST": -6 * 3600}}, arrival.Add(14 * time.Hour)},
 		{"<189>Nov 25 13:00:00: %SYS-5-CONFIG_I: x", Profile{Location: time.FixedZone("", 3600)}, arrival},
 		{"<189>Nov 25 13:00:00 UTC+1: %SYS-5-CONFIG_I: x", Profile{}, arrival},
+		// Times in the message read in the profile's zone too.
+		{`<189>date=2026-11-25 time=13:00:00 devname="fw1" logid="0000000013" type="traffic"`, Profile{Location: time.FixedZone("", 3600)}, arrival},
+		{`<189>date=2026-11-25 time=13:00:00 devname="fw1" logid="0000000013" tz="+0100"`, Profile{}, arrival},
+		{"<14>1,2026/11/25 13:00:00,012801096514,TRAFFIC,end,2049", Profile{Location: time.FixedZone("", 3600)}, arrival},
 	} {
 		r := Parse([]byte(c.line), src, arrival, c.profile)
 		if !r.Timestamp.Equal(c.want) {

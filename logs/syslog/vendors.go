@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// The readers of what vendors write in a message (Nokia, Cisco ISE,
+// Fortinet, Palo Alto, repeated-message notices, AOS-CX, EXOS); the
+// profile dialects that settle header shapes are in dialect.go.
+
 // readNokia reads the message of a Nokia (Alcatel-Lucent) SR OS line
 // after its "TMNX:" tag: "4262 Base SNMP-WARNING-linkDown-2004 [Port 1/1/2]:  Interface 1/1/2 is not operational",
 // the event's sequence number, its router instance, its
@@ -73,7 +77,7 @@ const maxPairs = 96
 // readFortinet reads a FortiGate (FortiOS) line: key=value pairs, values
 // quoted when they hold spaces. Each pair becomes fortinet.KEY; logid is
 // the event.code, and date, time and tz (or eventtime) the sender's time
-// when it gave none before. devname stays a field of its own, as
+// when it gave none before, read in the sender's profile's zone without tz. devname stays a field of its own, as
 // Elastic's Fortinet integration keeps it (observer.name): the device
 // that logged, not necessarily the host the line is about.
 func readFortinet(msg string, ps *parsed) {
@@ -127,7 +131,7 @@ func readFortinet(msg string, ps *parsed) {
 				layout, text = layout+" -0700", text+" "+strings.ReplaceAll(zone, ":", "")
 			}
 		}
-		if ts, err := time.Parse(layout, text); err == nil {
+		if ts, err := time.ParseInLocation(layout, text, ps.loc); err == nil {
 			ps.rec.Timestamp, ps.sent = ts, true
 			return
 		}
@@ -171,7 +175,7 @@ func readPaloAlto(msg string, ps *parsed) {
 	ps.set("panw.subtype", f[4])
 	ps.set("panw.serial", f[2])
 	if !ps.sent {
-		if ts, err := time.Parse("2006/01/02 15:04:05", f[1]); err == nil {
+		if ts, err := time.ParseInLocation("2006/01/02 15:04:05", f[1], ps.loc); err == nil {
 			ps.rec.Timestamp, ps.sent = ts, true
 		}
 	}
