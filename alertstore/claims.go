@@ -319,6 +319,13 @@ func (n *claimingNotifier) markSent(key, me string) {
 // markSentFor bounds markSent's attempts.
 const markSentFor = time.Minute
 
+// member is an alert of a notification: its fingerprint, and the
+// StartsAt of a firing alert or the EndsAt of a resolved one.
+type member struct {
+	fp uint64
+	at int64
+}
+
 // claimKey names one notification by what it says: the receiver
 // integration, the group, the firing alerts with their start and the
 // resolved ones with their end. Every replica that is about to send the
@@ -342,10 +349,6 @@ func (n *claimingNotifier) claimKey(ctx context.Context, alerts []*alert.Alert) 
 		return "", false, errors.New("receiver name missing")
 	}
 	recv := &nflogpb.Receiver{GroupName: receiver, Integration: n.recv.Integration, Idx: n.recv.Idx}
-	type member struct {
-		fp uint64
-		at int64 // StartsAt of a firing alert, EndsAt of a resolved one
-	}
 	var firing, resolved []member
 	now := time.Now()
 	for _, a := range alerts {
@@ -361,8 +364,7 @@ func (n *claimingNotifier) claimKey(ctx context.Context, alerts []*alert.Alert) 
 	var repeatOf int64
 	if entries, err := n.log.Query(nflog.QGroupKey(gkey), nflog.QReceiver(recv)); err == nil && len(entries) > 0 {
 		e := entries[0]
-		if sameFingerprints(e.FiringAlerts, firing, func(m member) uint64 { return m.fp }) &&
-			sameFingerprints(e.ResolvedAlerts, resolved, func(m member) uint64 { return m.fp }) {
+		if sameFingerprints(e.FiringAlerts, firing) && sameFingerprints(e.ResolvedAlerts, resolved) {
 			last := e.GetTimestamp().AsTime()
 			repeat, _ := notify.RepeatInterval(ctx)
 			if now.Sub(last) < repeat {
@@ -385,17 +387,14 @@ func (n *claimingNotifier) claimKey(ctx context.Context, alerts []*alert.Alert) 
 	return n.c.opts.Prefix + "claims/" + hex.EncodeToString(h.Sum(nil)[:16]), false, nil
 }
 
-// sameFingerprints tells whether logged holds exactly the fingerprints of list.
-func sameFingerprints[T any](logged []uint64, list []T, fp func(T) uint64) bool {
+// sameFingerprints tells whether logged holds exactly the fingerprints of
+// list (both without repeats).
+func sameFingerprints(logged []uint64, list []member) bool {
 	if len(logged) != len(list) {
 		return false
 	}
-	set := make(map[uint64]bool, len(logged))
 	for _, f := range logged {
-		set[f] = true
-	}
-	for _, m := range list {
-		if !set[fp(m)] {
+		if _, found := slices.BinarySearchFunc(list, f, func(m member, f uint64) int { return cmp.Compare(m.fp, f) }); !found {
 			return false
 		}
 	}
